@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// The command line: parses arguments, loads settings, runs one command, and turns every failure into a
+// one-paragraph message and an exit code. It only wires; the work lives in the modules it calls.
+import { Command, CommanderError, Option } from 'commander';
+import { loadSettings, LOG_LEVELS, type LoadOptions, type Settings } from './config/settings.js';
+import { ExitCode, UserFacingError, errorMessage } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
+import { migrateCommand } from './commands/migrate.js';
+import { simulatorCommand } from './commands/simulate.js';
+import { collectStatus, formatStatus } from './commands/status.js';
+import { syncCommand } from './commands/sync.js';
+import { demoCommand } from './demo/demo.js';
+import { VERSION } from './version.js';
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+}
+
+function settingsFor(command: Command, needs: Pick<LoadOptions, 'needsIdentity'>): { settings: Settings; logger: Logger } {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const settings = loadSettings({ configPath: globals.config, ...needs });
+  const logger = createLogger({ level: globals.logLevel ?? settings.logLevel });
+  return { settings, logger };
+}
+
+async function run(action: () => Promise<unknown> | unknown): Promise<void> {
+  try {
+    await action();
+    process.exitCode = ExitCode.ok;
+  } catch (error) {
+    if (error instanceof UserFacingError) {
+      process.stderr.write(`mde-alert-sync: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(`mde-alert-sync: unexpected error: ${errorMessage(error)}\nPlease report it with the log above; nothing committed to the database was lost.\n`);
+      process.exitCode = ExitCode.syncFailed;
+    }
+  }
+}
+
+const program = new Command('mde-alert-sync')
+  .description('Keeps every Microsoft Defender for Endpoint alert, and every change to it, in a local SQLite file.')
+  .version(VERSION)
+  .option('-c, --config <file>', 'configuration file (YAML); default: $MDE_ALERT_SYNC_CONFIG')
+  .addOption(new Option('--log-level <level>', 'log level (overrides logLevel)').choices(LOG_LEVELS))
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('login')
+  .description('sign in once with the device code flow; the session is then refreshed silently')
+  .action(async (_options, command: Command) =>
+    run(() => {
+      const { settings, logger } = settingsFor(command, { needsIdentity: true });
+      return loginCommand(settings, logger, print);
+    }),
+  );
+
+program
+  .command('logout')
+  .description('forget the signed-in account and delete the token cache')
+  .action(async (_options, command: Command) =>
+    run(() => {
+      const { settings, logger } = settingsFor(command, { needsIdentity: true });
+      return logoutCommand(settings, logger, print);
+    }),
+  );
+
+program
+  .command('sync')
+  .description('run one sync pass; exits 0 only when it succeeded')
+  .action(async (_options, command: Command) =>
+    run(() => {
+      const { settings, logger } = settingsFor(command, { needsIdentity: true });
+      return syncCommand(settings, logger, print);
+    }),
+  );
+
+program
+  .command('status')
+  .description('show the last runs, the cursor, alert counts and the signed-in account (no network calls)')
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { json?: boolean }, command: Command) =>
+    run(() => {
+      const { settings } = settingsFor(command, { needsIdentity: false });
+      const report = collectStatus(settings);
+      print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+    }),
+  );
+
+program
+  .command('migrate')
+  .description('create the database or bring its schema up to date (sync does this too)')
+  .action(async (_options, command: Command) =>
+    run(() => {
+      const { settings } = settingsFor(command, { needsIdentity: false });
+      migrateCommand(settings, print);
+    }),
+  );
+
+program
+  .command('demo')
+  .description('run the product against the built-in simulator: sign in, sync, change alerts, sync again')
+  .option('--dir <directory>', 'where the demo database and token cache go', 'mde-alert-sync-demo')
+  .option('--alerts <count>', 'alerts in the simulated tenant', (value) => Number.parseInt(value, 10), 300)
+  .action(async (options: { dir: string; alerts: number }, command: Command) =>
+    run(() => demoCommand({ directory: options.dir, alerts: options.alerts, logLevel: command.optsWithGlobals<GlobalOptions>().logLevel ?? 'warn' }, print)),
+  );
+
+program
+  .command('simulator')
+  .description('run the simulator alone (Entra ID + alerts API over HTTPS) until stopped')
+  .option('--port <port>', 'port to listen on', (value) => Number.parseInt(value, 10), 8443)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--alerts <count>', 'alerts in the simulated tenant', (value) => Number.parseInt(value, 10), 300)
+  .option('--ca-file <file>', 'where to write the simulator CA certificate', 'simulator-ca.pem')
+  .option('--churn-seconds <seconds>', 'create and change alerts every N seconds (0: never)', (value) => Number.parseInt(value, 10), 10)
+  .action(async (options: { port: number; host: string; alerts: number; caFile: string; churnSeconds: number }) =>
+    run(async () => {
+      const stop = await simulatorCommand(options, print);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await stop();
+    }),
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end with code 0; usage errors (already printed by commander) with 2.
+    process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.badConfiguration;
+  } else {
+    throw error;
+  }
+}

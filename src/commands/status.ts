@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { summarizeTokenCache, type TokenCacheSummary } from '../auth/tokenCacheSummary.js';
+import type { Settings } from '../config/settings.js';
+import { openDatabase } from '../store/database.js';
+import { storeStatus, type StoreStatus } from '../store/statusReport.js';
+
+export interface StatusReport {
+  database: string;
+  store: StoreStatus | null;
+  token: TokenCacheSummary;
+}
+
+export function collectStatus(settings: Settings): StatusReport {
+  const token = summarizeTokenCache(settings.tokenCachePath);
+  if (!existsSync(settings.databasePath)) return { database: settings.databasePath, store: null, token };
+  const db = openDatabase(settings.databasePath, { readonly: true });
+  try {
+    return { database: settings.databasePath, store: storeStatus(db), token };
+  } finally {
+    db.close();
+  }
+}
+
+function age(iso: string | null, nowMs: number): string {
+  if (!iso) return 'never';
+  const minutes = Math.round((nowMs - Date.parse(iso)) / 60_000);
+  return minutes < 120 ? `${minutes} min ago` : minutes < 2880 ? `${Math.round(minutes / 60)} h ago` : `${Math.round(minutes / 1440)} days ago`;
+}
+
+export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
+  const lines: string[] = [`Database: ${report.database}`];
+  const { store, token } = report;
+  if (!store) {
+    lines.push('  not created yet: run "mde-alert-sync sync"');
+  } else {
+    lines.push(`  schema version ${store.schemaVersion}; ${store.alerts} alerts, ${store.changes} recorded changes${store.rejected ? `, ${store.rejected} rejected answers` : ''}`);
+    if (store.byStatus.length) lines.push(`  by status: ${store.byStatus.map((s) => `${s.status ?? 'none'} ${s.alerts}`).join(', ')}`);
+    if (store.openBySeverity.length) lines.push(`  open by severity: ${store.openBySeverity.map((s) => `${s.severity ?? 'none'} ${s.open_alerts}`).join(', ')}`);
+    for (const cursor of store.cursors) lines.push(`  cursor ${cursor.stream}: ${cursor.position} (moved ${age(cursor.updated_at, nowMs)})`);
+    lines.push('Last sync runs:');
+    if (store.runs.length === 0) lines.push('  none yet');
+    for (const run of store.runs) {
+      const duration = run.finished_at ? `${((Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000).toFixed(1)} s` : '';
+      lines.push(
+        `  #${run.id} ${run.started_at} ${run.outcome} ${duration}: ${run.alerts_inserted} new, ${run.alerts_updated} updated, ${run.requests} requests` +
+          (run.retries ? `, ${run.retries} retries` : '') +
+          (run.signed_in_user ? `, as ${run.signed_in_user}` : '') +
+          (run.error ? `\n      error: ${run.error}` : ''),
+      );
+    }
+  }
+  lines.push(`Sign-in (${token.file}):`);
+  if (token.problem) lines.push(`  ${token.problem}: run "mde-alert-sync logout", then "login"`);
+  else if (!token.account) lines.push('  nobody is signed in: run "mde-alert-sync login"');
+  else {
+    lines.push(`  account ${token.account}; refresh token ${token.hasRefreshToken ? 'held' : 'missing: run "mde-alert-sync login"'}`);
+    if (token.accessTokenExpiresAt) {
+      const expired = Date.parse(token.accessTokenExpiresAt) <= nowMs;
+      lines.push(`  access token ${expired ? 'expired' : 'expires'} ${token.accessTokenExpiresAt}${expired ? ' (renewed silently at the next sync)' : ''}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,39 @@
+// Builds the parts one process needs from its settings, in the direction the data flows:
+// settings -> HTTP layer -> session (token) -> API client; the store is opened separately, on demand.
+import type { Dispatcher } from 'undici';
+import { DelegatedSession } from '../auth/delegatedSession.js';
+import type { Settings } from '../config/settings.js';
+import { DefenderAlertsClient } from '../defender/alertsClient.js';
+import { createDispatcher } from '../http/httpLayer.js';
+import type { Logger } from '../logger.js';
+import { USER_AGENT } from '../version.js';
+
+export interface Worker {
+  dispatcher: Dispatcher;
+  session: DelegatedSession;
+  client: DefenderAlertsClient;
+  close(): Promise<void>;
+}
+
+export function createWorker(settings: Settings, logger: Logger): Worker {
+  const dispatcher = createDispatcher({ caFile: settings.caFile });
+  const session = new DelegatedSession(settings, logger, dispatcher);
+  const client = new DefenderAlertsClient(
+    {
+      apiBaseUrl: settings.apiBaseUrl,
+      userAgent: USER_AGENT,
+      requestTimeoutMs: settings.requestTimeout,
+      maxResponseBytes: settings.maxResponseMegabytes * 1_048_576,
+      maxRetries: settings.maxRetries,
+      retryMinDelayMs: settings.retryMinDelay,
+      retryMaxDelayMs: settings.retryMaxDelay,
+      maxRetryAfterMs: settings.maxRetryAfter,
+      callsPerMinute: settings.callsPerMinute,
+      callsPerHour: settings.callsPerHour,
+    },
+    session,
+    dispatcher,
+    logger.child({ component: 'api' }),
+  );
+  return { dispatcher, session, client, close: () => dispatcher.close() };
+}

@@ -1,0 +1,36 @@
+// Sign-in authority, API host and token scope of each Microsoft cloud (../shared/reference/defender-alerts-api.md).
+
+export const CLOUDS = ['commercial', 'gcc', 'gcc-high', 'dod'] as const;
+export type Cloud = (typeof CLOUDS)[number];
+
+export interface CloudEndpoints {
+  authorityHost: string;
+  apiBaseUrl: string;
+  scope: string;
+}
+
+const COMMERCIAL_SCOPE = 'https://api.securitycenter.microsoft.com/.default';
+
+export const CLOUD_ENDPOINTS: Record<Cloud, CloudEndpoints> = {
+  commercial: {
+    authorityHost: 'https://login.microsoftonline.com',
+    apiBaseUrl: 'https://api.security.microsoft.com',
+    scope: COMMERCIAL_SCOPE,
+  },
+  gcc: {
+    authorityHost: 'https://login.microsoftonline.com',
+    apiBaseUrl: 'https://api-gcc.securitycenter.microsoft.us',
+    // For the US government clouds the resource is the API host itself (not confirmed by Microsoft).
+    scope: 'https://api-gcc.securitycenter.microsoft.us/.default',
+  },
+  'gcc-high': {
+    authorityHost: 'https://login.microsoftonline.us',
+    apiBaseUrl: 'https://api-gov.securitycenter.microsoft.us',
+    scope: 'https://api-gov.securitycenter.microsoft.us/.default',
+  },
+  dod: {
+    authorityHost: 'https://login.microsoftonline.us',
+    apiBaseUrl: 'https://api-gov.securitycenter.microsoft.us',
+    scope: 'https://api-gov.securitycenter.microsoft.us/.default',
+  },
+};

@@ -1,0 +1,254 @@
+// Configuration: one flat set of keys, read from a YAML file and from MDE_ALERT_SYNC_<KEY> environment
+// variables (which win), validated as a whole so that one message names every bad key.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigurationError, errorMessage } from '../errors.js';
+import { CLOUD_ENDPOINTS, CLOUDS, type Cloud } from './clouds.js';
+import { parseDuration } from './durations.js';
+
+export const ENV_PREFIX = 'MDE_ALERT_SYNC_';
+export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
+
+export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
+export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const MAX_PAGE_SIZE = 10_000; // "Maximum page size is 10,000"
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type KeyKind = 'string' | 'number' | 'boolean' | 'list' | 'duration';
+
+function duration(name: string, { min, max }: { min: number; max: number }) {
+  return z.unknown().transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration such as "90s", "10m", "6h" or "30d" (got ${JSON.stringify(value)})` });
+      return z.NEVER;
+    }
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be between ${min} ms and ${max / 86_400_000} days` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+const httpsUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      return new URL(value).protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an https:// URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const pemFile = z
+  .string()
+  .min(1)
+  .superRefine((file, ctx) => {
+    try {
+      if (!readFileSync(file, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+        ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks` });
+      }
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): give the path of a readable PEM file` });
+    }
+  });
+
+function enumList<T extends readonly [string, ...string[]]>(values: T) {
+  return z.array(z.enum(values, { error: (issue) => `unknown value ${JSON.stringify(issue.input)}: use one of ${values.join(', ')}` }));
+}
+
+/** Every configuration key: its schema, how an environment string becomes its value, and its default. */
+const KEYS = {
+  tenantId: {
+    kind: 'string',
+    schema: z.string().trim().refine((v) => GUID.test(v) || /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(v) || v === 'organizations', 'must be the directory (tenant) GUID or a verified domain such as contoso.onmicrosoft.com').optional(),
+  },
+  clientId: { kind: 'string', schema: z.string().trim().regex(GUID, 'must be the application (client) GUID of the app registration').optional() },
+  cloud: { kind: 'string', schema: z.enum(CLOUDS, { error: `must be one of ${CLOUDS.join(', ')}` }).default('commercial') },
+  authorityUrl: { kind: 'string', schema: httpsUrl.optional() },
+  apiBaseUrl: { kind: 'string', schema: httpsUrl.optional() },
+  scope: { kind: 'string', schema: z.string().trim().regex(/^https:\/\/\S+\/\.default$/, 'must look like https://<resource>/.default').optional() },
+  caFile: { kind: 'string', schema: pemFile.optional() },
+  databasePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').default('data/mde-alerts.db') },
+  tokenCachePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').optional() },
+  lookback: { kind: 'duration', schema: duration('lookback', { min: 60_000, max: 365 * 86_400_000 }).default(180 * 86_400_000) },
+  pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).default(MAX_PAGE_SIZE) },
+  expandEvidence: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
+  severityFilter: { kind: 'list', schema: enumList(SEVERITIES).default([]) },
+  statusFilter: { kind: 'list', schema: enumList(STATUSES).default([]) },
+  detectionSourceFilter: { kind: 'list', schema: z.array(z.string().trim().regex(/^[A-Za-z0-9]+$/, 'detection sources are single words such as WindowsDefenderAtp')).default([]) },
+  overlap: { kind: 'duration', schema: duration('overlap', { min: 0, max: 7 * 86_400_000 }).default(5 * 60_000) },
+  settleLag: { kind: 'duration', schema: duration('settleLag', { min: 0, max: 86_400_000 }).default(10 * 60_000) },
+  requestTimeout: { kind: 'duration', schema: duration('requestTimeout', { min: 100, max: 3_600_000 }).default(120_000) },
+  maxResponseMegabytes: { kind: 'number', schema: z.number({ error: 'must be a number' }).min(1, 'must be at least 1').max(4096, 'must be at most 4096').default(512) },
+  maxRetries: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(20, 'must be at most 20').default(6) },
+  retryMinDelay: { kind: 'duration', schema: duration('retryMinDelay', { min: 1, max: 600_000 }).default(1000) },
+  retryMaxDelay: { kind: 'duration', schema: duration('retryMaxDelay', { min: 1, max: 3_600_000 }).default(60_000) },
+  maxRetryAfter: { kind: 'duration', schema: duration('maxRetryAfter', { min: 0, max: 3_600_000 }).default(300_000) },
+  callsPerMinute: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(100, 'must be at most 100 (the API quota)').default(100) },
+  callsPerHour: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(1500, 'must be at most 1500 (the API quota)').default(1500) },
+  logLevel: { kind: 'string', schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info') },
+} satisfies Record<string, { kind: KeyKind; schema: z.ZodType }>;
+
+export type ConfigKey = keyof typeof KEYS;
+export const CONFIG_KEYS = Object.keys(KEYS) as ConfigKey[];
+
+const settingsSchema = z
+  .object(Object.fromEntries(CONFIG_KEYS.map((key) => [key, KEYS[key].schema])) as { [K in ConfigKey]: (typeof KEYS)[K]['schema'] })
+  .strict();
+
+type RawSettings = z.output<typeof settingsSchema>;
+
+export interface Settings extends Omit<RawSettings, 'cloud'> {
+  cloud: Cloud;
+  /** Authority host (scheme and host, no tenant) that MSAL signs in against. */
+  authorityHost: string;
+  apiBaseUrl: string;
+  scope: string;
+  tokenCachePath: string;
+  /** Where each value came from, for messages. */
+  source: { file?: string };
+}
+
+export function envName(key: string): string {
+  return ENV_PREFIX + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function fromEnvString(kind: KeyKind, text: string): unknown {
+  switch (kind) {
+    case 'number':
+      return text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+    case 'boolean': {
+      const lower = text.trim().toLowerCase();
+      if (['true', '1', 'yes'].includes(lower)) return true;
+      if (['false', '0', 'no'].includes(lower)) return false;
+      return text;
+    }
+    case 'list':
+      return text.split(',').map((item) => item.trim()).filter(Boolean);
+    default:
+      return text;
+  }
+}
+
+/** Lists are also accepted as one comma-separated string in the file. */
+function fromFileValue(kind: KeyKind, value: unknown): unknown {
+  return kind === 'list' && typeof value === 'string' ? fromEnvString('list', value) : value;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`Cannot read the configuration file ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}). Check the path given by --config or ${CONFIG_PATH_ENV}.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new ConfigurationError(`The configuration file ${file} is not valid YAML: ${errorMessage(error).split('\n')[0]}. See config/mde-alert-sync.example.yaml for the format.`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigurationError(`The configuration file ${file} must hold "key: value" lines, not ${Array.isArray(parsed) ? 'a list' : 'a single value'}. See config/mde-alert-sync.example.yaml.`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function closestKey(name: string): string | undefined {
+  const lower = name.toLowerCase().replace(/[_-]/g, '');
+  return CONFIG_KEYS.find((key) => key.toLowerCase() === lower);
+}
+
+export interface LoadOptions {
+  /** --config; falls back to MDE_ALERT_SYNC_CONFIG. */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Commands that sign in need tenantId and clientId. */
+  needsIdentity?: boolean;
+  /** Values set by the program itself (the demo), below the file and environment. */
+  defaults?: Partial<Record<ConfigKey, unknown>>;
+  /** Environment variables that are not configuration keys but belong to the program. */
+  extraEnv?: string[];
+}
+
+export function loadSettings(options: LoadOptions = {}): Settings {
+  const env = options.env ?? process.env;
+  const file = options.configPath ?? env[CONFIG_PATH_ENV];
+  const problems: string[] = [];
+  const merged: Record<string, unknown> = { ...options.defaults };
+  const origin: Record<string, string> = {};
+
+  if (file) {
+    for (const [key, value] of Object.entries(readConfigFile(file))) {
+      if (!(key in KEYS)) {
+        const suggestion = closestKey(key);
+        problems.push(`${key} (in ${file}): unknown key${suggestion ? `; did you mean ${suggestion}?` : ''}`);
+        continue;
+      }
+      merged[key] = fromFileValue(KEYS[key as ConfigKey].kind, value);
+      origin[key] = `in ${file}`;
+    }
+  }
+  const envKeys = new Map(CONFIG_KEYS.map((key) => [envName(key), key]));
+  const allowedEnv = new Set([CONFIG_PATH_ENV, ...(options.extraEnv ?? [])]);
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || text === undefined || allowedEnv.has(name)) continue;
+    const key = envKeys.get(name);
+    if (!key) {
+      problems.push(`${name}: unknown environment variable; the keys are listed in the README`);
+      continue;
+    }
+    merged[key] = fromEnvString(KEYS[key].kind, text);
+    origin[key] = `from ${name}`;
+  }
+
+  const result = settingsSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      if (issue.code === 'unrecognized_keys') {
+        for (const unknownKey of issue.keys) problems.push(`${unknownKey}: unknown key`);
+        continue;
+      }
+      const where = origin[key] ? ` (${origin[key]})` : '';
+      const item = issue.path.length > 1 ? `[${String(issue.path[1])}]` : '';
+      problems.push(`${key}${item}${where}: ${issue.message}`);
+    }
+  }
+  if (options.needsIdentity) {
+    const data = result.success ? result.data : (merged as Partial<RawSettings>);
+    if (!data.tenantId) problems.push(`tenantId: required; set it in the config file or ${envName('tenantId')}`);
+    if (!data.clientId) problems.push(`clientId: required; set it in the config file or ${envName('clientId')}`);
+  }
+  if (result.success && result.data.retryMinDelay > result.data.retryMaxDelay) {
+    problems.push('retryMinDelay: must not be larger than retryMaxDelay');
+  }
+  if (problems.length > 0 || !result.success) {
+    throw new ConfigurationError(`Invalid configuration${file ? ` (${file})` : ''}; nothing was done:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  return resolveSettings(result.data, file);
+}
+
+function resolveSettings(raw: RawSettings, file: string | undefined): Settings {
+  const cloud = CLOUD_ENDPOINTS[raw.cloud];
+  const databasePath = path.resolve(raw.databasePath);
+  return {
+    ...raw,
+    databasePath,
+    authorityHost: raw.authorityUrl ?? cloud.authorityHost,
+    apiBaseUrl: raw.apiBaseUrl ?? cloud.apiBaseUrl,
+    scope: raw.scope ?? cloud.scope,
+    caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
+    tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
+    source: file ? { file } : {},
+  };
+}

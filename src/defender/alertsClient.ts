@@ -1,0 +1,263 @@
+// GET {base}/api/alerts: one page per call, within the API's quotas, with retries on what is transient and a
+// clear stop on what is not.
+import pRetry, { AbortError } from 'p-retry';
+import pThrottle from 'p-throttle';
+import type { Dispatcher } from 'undici';
+import { decodeAccessToken, grantedPermissions } from '../auth/accessTokenClaims.js';
+import type { TokenSource } from '../auth/delegatedSession.js';
+import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
+import { instantFromMs, type Instant } from '../instants.js';
+import type { Logger } from '../logger.js';
+import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, type HttpResponse } from '../http/httpLayer.js';
+
+export const READ_PERMISSIONS = ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'];
+
+export interface AlertsClientOptions {
+  apiBaseUrl: string;
+  userAgent: string;
+  requestTimeoutMs: number;
+  maxResponseBytes: number;
+  maxRetries: number;
+  retryMinDelayMs: number;
+  retryMaxDelayMs: number;
+  maxRetryAfterMs: number;
+  callsPerMinute: number;
+  callsPerHour: number;
+}
+
+export interface AlertsRequest {
+  filter: string;
+  top: number;
+  skip?: number;
+  expandEvidence: boolean;
+}
+
+export interface AlertsPage {
+  alerts: unknown[];
+  /** The server's clock (HTTP Date) when it answered, or null when it sent none. */
+  serverTime: Instant | null;
+}
+
+export interface ApiCallStats {
+  requests: number;
+  retries: number;
+  throttled: number;
+  byStatus: Record<string, number>;
+}
+
+/** Too many rows for one response: the caller reads a smaller window instead. */
+export class WindowTooLargeError extends Error {}
+
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_NEXT_LINKS = 1000;
+
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+/** "403 Forbidden (Forbidden: Missing application roles…)" from whatever the body holds. */
+export function describeErrorBody(response: HttpResponse): string {
+  const text = response.body.trim();
+  if (text === '') return `HTTP ${response.status} with an empty body`;
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; target?: unknown } };
+    const error = parsed?.error;
+    if (error && typeof error === 'object') {
+      const target = typeof error.target === 'string' ? ` [correlation ${error.target}]` : '';
+      return `HTTP ${response.status} ${String(error.code ?? '')}: ${String(error.message ?? '').slice(0, 300)}${target}`;
+    }
+  } catch {
+    // not JSON: described below
+  }
+  const contentType = response.headers['content-type'] ?? 'no content type';
+  const looksHtml = /^<!doctype html|^<html|<body/i.test(text);
+  const snippet = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+  return `HTTP ${response.status} with a ${looksHtml ? 'HTML page' : `non-JSON body (${contentType})`}${snippet ? `: "${snippet}"` : ''}${looksHtml ? ' (a proxy or gateway in between?)' : ''}`;
+}
+
+export class DefenderAlertsClient {
+  readonly stats: ApiCallStats = { requests: 0, retries: 0, throttled: 0, byStatus: {} };
+  private readonly limitedSend: (url: string, token: string) => Promise<HttpResponse>;
+
+  constructor(
+    private readonly options: AlertsClientOptions,
+    private readonly tokens: TokenSource,
+    private readonly dispatcher: Dispatcher,
+    private readonly logger: Logger,
+  ) {
+    // The API allows 100 calls a minute and 1,500 an hour; staying under both avoids 429s altogether.
+    const perMinute = pThrottle({ limit: options.callsPerMinute, interval: 60_000, strict: true });
+    const perHour = pThrottle({ limit: options.callsPerHour, interval: 3_600_000, strict: true });
+    this.limitedSend = perHour(perMinute((url: string, token: string) => this.sendOnce(url, token)));
+  }
+
+  private async sendOnce(url: string, token: string): Promise<HttpResponse> {
+    this.stats.requests += 1;
+    try {
+      const response = await send(this.dispatcher, url, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'user-agent': this.options.userAgent },
+        timeoutMs: this.options.requestTimeoutMs,
+        maxBytes: this.options.maxResponseBytes,
+      });
+      this.stats.byStatus[response.status] = (this.stats.byStatus[response.status] ?? 0) + 1;
+      return response;
+    } catch (error) {
+      if (error instanceof ResponseTooLargeError) throw new AbortError(new WindowTooLargeError(error.message));
+      if (error instanceof HttpTimeoutError) throw new RetryableError(`the API gave ${error.message}`);
+      throw new RetryableError(`network error: ${describeNetworkError(error)}`);
+    }
+  }
+
+  private pageUrl(request: AlertsRequest): string {
+    const params = new URLSearchParams({ $filter: request.filter, $top: String(request.top) });
+    if (request.skip) params.set('$skip', String(request.skip));
+    if (request.expandEvidence) params.set('$expand', 'evidence');
+    return `${this.options.apiBaseUrl}/api/alerts?${params.toString().replace(/\+/g, '%20')}`;
+  }
+
+  /** Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). */
+  async listAlerts(request: AlertsRequest): Promise<AlertsPage> {
+    const alerts: unknown[] = [];
+    const seen = new Set<string>();
+    let url: string | undefined = this.pageUrl(request);
+    let serverTime: Instant | null = null;
+    while (url) {
+      if (seen.size >= MAX_NEXT_LINKS || seen.has(url)) {
+        throw new SyncFailedError('The API returned an @odata.nextLink it had already given (a paging loop); stopped this pass to avoid reading forever.');
+      }
+      seen.add(url);
+      const page = await this.fetchWithRetries(url);
+      serverTime ??= page.serverTime;
+      alerts.push(...page.alerts);
+      url = page.nextLink && this.checkedNextLink(page.nextLink);
+    }
+    return { alerts, serverTime };
+  }
+
+  private checkedNextLink(link: string): string {
+    // The access token goes only to the configured API host, over https.
+    const base = new URL(this.options.apiBaseUrl);
+    let next: URL;
+    try {
+      next = new URL(link, base);
+    } catch {
+      throw new SyncFailedError(`The API returned an @odata.nextLink that is not a URL: ${link.slice(0, 200)}`);
+    }
+    if (next.protocol !== 'https:' || next.host !== base.host) {
+      throw new SyncFailedError(`The API returned an @odata.nextLink to another host (${next.protocol}//${next.host}); not followed, so the access token is not sent there.`);
+    }
+    return next.toString();
+  }
+
+  private async fetchWithRetries(url: string): Promise<AlertsPage & { nextLink?: string }> {
+    let refreshedAfter401 = false;
+    return pRetry(
+      async () => {
+        let token = await this.token(false);
+        let response = await this.limitedSend(url, token);
+        if (response.status === 401 && !refreshedAfter401) {
+          // An access token can be revoked or expire early: one forced refresh, one retry.
+          refreshedAfter401 = true;
+          this.logger.warn('the API answered 401; refreshing the access token once');
+          token = await this.token(true);
+          response = await this.limitedSend(url, token);
+        }
+        return this.interpret(response, token);
+      },
+      {
+        retries: this.options.maxRetries,
+        factor: 2,
+        minTimeout: this.options.retryMinDelayMs,
+        maxTimeout: this.options.retryMaxDelayMs,
+        randomize: true,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          const retryAfterMs = error instanceof RetryableError ? error.retryAfterMs : undefined;
+          this.logger.warn({ attempt: attemptNumber, retriesLeft, retryAfterMs, reason: error.message }, 'alerts request failed');
+          if (retriesLeft <= 0) return;
+          this.stats.retries += 1;
+          if (retryAfterMs !== undefined) await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+        },
+      },
+    ).catch((error: unknown) => {
+      if (error instanceof UserFacingError || error instanceof WindowTooLargeError) throw error;
+      throw new SyncFailedError(`Reading alerts failed after ${this.options.maxRetries + 1} attempts: ${(error as Error).message}. The cursor was kept; the next pass continues from it.`, { cause: error });
+    });
+  }
+
+  private async token(forceRefresh: boolean): Promise<string> {
+    try {
+      return (await this.tokens.accessToken({ forceRefresh })).token;
+    } catch (error) {
+      // Sign-in problems are never retried: the refresh token would be sent again and rejected again.
+      if (error instanceof SignInRequiredError) throw new AbortError(error);
+      throw new RetryableError((error as Error).message);
+    }
+  }
+
+  private interpret(response: HttpResponse, token: string): AlertsPage & { nextLink?: string } {
+    const { status } = response;
+    if (status === 200) return this.parsePage(response);
+    if (status === 429) {
+      this.stats.throttled += 1;
+      const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now()) ?? this.options.retryMinDelayMs;
+      if (retryAfterMs > this.options.maxRetryAfterMs) {
+        throw new AbortError(
+          new SyncFailedError(`The API quota is exhausted and the server asks to wait ${Math.round(retryAfterMs / 1000)} s, longer than maxRetryAfter (${Math.round(this.options.maxRetryAfterMs / 1000)} s). The cursor was kept; the next pass continues from it.`),
+        );
+      }
+      throw new RetryableError(`throttled (${describeErrorBody(response)})`, retryAfterMs);
+    }
+    if (status >= 500 || status === 408) throw new RetryableError(describeErrorBody(response));
+    if (status === 401) {
+      const claims = decodeAccessToken(token);
+      throw new AbortError(
+        new SyncFailedError(`The API rejected the access token even after a refresh (${describeErrorBody(response)}). Token audience: ${claims?.aud ?? 'unknown'}, tenant: ${claims?.tid ?? 'unknown'}. Check tenantId, cloud and scope; if they are right, run "mde-alert-sync login" again.`),
+      );
+    }
+    if (status === 403) throw new AbortError(new PermissionDeniedError(this.describeForbidden(response, token)));
+    throw new AbortError(new SyncFailedError(`The API refused the request (${describeErrorBody(response)}); not retried. Check apiBaseUrl and the filter settings.`));
+  }
+
+  private describeForbidden(response: HttpResponse, token: string): string {
+    const granted = grantedPermissions(decodeAccessToken(token));
+    const reason = describeErrorBody(response);
+    if (!granted.some((permission) => READ_PERMISSIONS.includes(permission))) {
+      return `The Defender API refused access (${reason}). The access token lacks the permission Alert.Read (it carries: ${granted.join(', ') || 'none'}). In the app registration add API permission WindowsDefenderATP → delegated Alert.Read, grant admin consent, then run "mde-alert-sync login" again.`;
+    }
+    return `The Defender API refused access (${reason}). The token carries ${granted.filter((p) => READ_PERMISSIONS.includes(p)).join(', ')}, so the signed-in user lacks a Defender role with "View Data" (or access to the device groups). Ask a Defender administrator to grant it.`;
+  }
+
+  private parsePage(response: HttpResponse): AlertsPage & { nextLink?: string } {
+    const contentType = response.headers['content-type'] ?? '';
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body);
+    } catch {
+      // Truncated bodies and proxy pages are usually passing faults: retried.
+      throw new RetryableError(`the API answered 200 with a body that is not complete JSON (${describeErrorBody(response)}, content type ${contentType || 'missing'})`);
+    }
+    const value = (body as { value?: unknown } | null)?.value;
+    if (!Array.isArray(value)) {
+      throw new RetryableError(`the API answered 200 without a "value" list of alerts (content type ${contentType || 'missing'})`);
+    }
+    const nextLink = (body as Record<string, unknown>)['@odata.nextLink'];
+    const date = response.headers.date ? Date.parse(response.headers.date) : Number.NaN;
+    return {
+      alerts: value,
+      serverTime: Number.isNaN(date) ? null : instantFromMs(date),
+      ...(typeof nextLink === 'string' && nextLink !== '' ? { nextLink } : {}),
+    };
+  }
+}

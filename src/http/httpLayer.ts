@@ -1,0 +1,84 @@
+// The one HTTP layer that both the identity calls (through MSAL's network client) and the API calls use,
+// so that an extra CA (corporate TLS inspection) applies to both.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+
+export interface HttpLayerOptions {
+  caFile?: string | undefined;
+}
+
+export function createDispatcher(options: HttpLayerOptions): Dispatcher {
+  const ca = options.caFile ? [...rootCertificates, readFileSync(options.caFile, 'utf8')] : undefined;
+  return new Agent({ connect: ca ? { ca } : {}, keepAliveTimeout: 30_000 });
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export class ResponseTooLargeError extends Error {
+  constructor(readonly limitBytes: number) {
+    super(`the response was larger than ${Math.round(limitBytes / 1_048_576)} MB`);
+  }
+}
+
+export class HttpTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no complete answer within ${timeoutMs} ms`);
+  }
+}
+
+export interface SendOptions {
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** Sends one request and reads the whole body, stopping at maxBytes and at timeoutMs for the whole exchange. */
+export async function send(dispatcher: Dispatcher, url: string, options: SendOptions): Promise<HttpResponse> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  try {
+    const response = await request(url, {
+      dispatcher,
+      method: options.method,
+      headers: options.headers,
+      body: options.body,
+      signal,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > options.maxBytes) {
+        response.body.destroy();
+        throw new ResponseTooLargeError(options.maxBytes);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return { status: response.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
+  } catch (error) {
+    if (signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      throw new HttpTimeoutError(options.timeoutMs);
+    }
+    throw error;
+  }
+}
+
+/** A short, single-line description of a network failure, without URLs' query strings. */
+export function describeNetworkError(error: unknown): string {
+  const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code;
+  const message = (e.cause?.message ?? e.message ?? String(error)).split('\n')[0];
+  return code && !message?.includes(code) ? `${code}: ${message}` : String(message);
+}

@@ -1,0 +1,258 @@
+// A fake of GET /api/alerts with the rough edges of the real one: results in an arbitrary order, a live
+// $skip that shifts when alerts change, $top above 10,000 rejected, 429 with Retry-After past the quotas,
+// alerts indexed late, and injectable faults.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AlertFactory, SimAlert } from './alertFactory.js';
+import { sendJson, type IdentityProvider } from './identityProvider.js';
+import { ODataFilterError, parseFilter } from './odataFilter.js';
+
+export type ApiFault =
+  | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
+  | { kind: 'reset' }
+  | { kind: 'stall'; ms: number }
+  | { kind: 'truncated' }
+  | { kind: 'html'; status?: number }
+  | { kind: 'empty'; status?: number }
+  | { kind: 'wrongShape' }
+  | { kind: 'noDate' };
+
+export interface ApiRequestRecord {
+  atMs: number;
+  path: string;
+  filter: string | null;
+  top: number | null;
+  skip: number;
+  expand: boolean;
+  status: number;
+  returned: number;
+  fault?: ApiFault['kind'];
+  username: string | null;
+}
+
+export interface AlertsApiOptions {
+  callsPerMinute: number;
+  callsPerHour: number;
+  audiences: string[];
+}
+
+interface StoredAlert {
+  alert: SimAlert;
+  /** Position in the server's arbitrary order; an update moves the alert elsewhere in it. */
+  order: number;
+  visibleFromMs: number;
+}
+
+const READ_SCOPES = ['Alert.Read', 'Alert.ReadWrite'];
+const READ_ROLES = ['Alert.Read.All', 'Alert.ReadWrite.All'];
+const MAX_TOP = 10_000;
+
+export class AlertsApi {
+  readonly alerts = new Map<string, StoredAlert>();
+  readonly faults: ApiFault[] = [];
+  readonly requests: ApiRequestRecord[] = [];
+  /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
+  beforeQuery: ((index: number) => void) | undefined;
+  private readonly callTimes: number[] = [];
+  private queries = 0;
+
+  constructor(
+    private readonly identity: IdentityProvider,
+    private readonly factory: AlertFactory,
+    private readonly random: () => number,
+    private readonly nowMs: () => number,
+    readonly options: AlertsApiOptions,
+  ) {}
+
+  /** The alerts as the service holds them now (what a complete, current copy must equal). */
+  truth(): SimAlert[] {
+    const now = this.nowMs();
+    return [...this.alerts.values()].filter((s) => s.visibleFromMs <= now).map((s) => s.alert);
+  }
+
+  private put(alert: SimAlert, visibleFromMs: number): void {
+    this.alerts.set(alert.id, { alert, order: this.random(), visibleFromMs });
+  }
+
+  /** History: `count` alerts created over the past `days` days, a share of them already worked on. */
+  seed(count: number, days: number): SimAlert[] {
+    const now = this.nowMs();
+    const created: SimAlert[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const createdMs = now - Math.floor(this.random() * days * 86_400_000) - 60 * 60_000;
+      let alert = this.factory.create(createdMs);
+      for (let change = 0; change < 3 && this.random() < 0.5; change += 1) {
+        const atMs = Math.min(now - 60 * 60_000, createdMs + Math.floor(this.random() * 3 * 86_400_000));
+        if (atMs > createdMs) alert = this.factory.change(alert, atMs);
+      }
+      this.put(alert, 0);
+      created.push(alert);
+    }
+    return created;
+  }
+
+  /** New alerts now; `indexedAfterMs` makes them visible only later while their timestamps stay in the past. */
+  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; lastUpdateTime?: string } = {}): SimAlert[] {
+    const atMs = options.atMs ?? this.nowMs();
+    const created: SimAlert[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const alert = this.factory.create(atMs);
+      if (options.lastUpdateTime) alert.lastUpdateTime = options.lastUpdateTime;
+      this.put(alert, this.nowMs() + (options.indexedAfterMs ?? 0));
+      created.push(alert);
+    }
+    return created;
+  }
+
+  /** Analysts work on alerts: each changed one gets a new lastUpdateTime and moves in the server's order. */
+  updateAlerts(selection: number | string[]): SimAlert[] {
+    const visible = this.truth();
+    const ids = typeof selection === 'number' ? pickSome(visible.map((a) => a.id), selection, this.random) : selection;
+    const changed: SimAlert[] = [];
+    for (const id of ids) {
+      const stored = this.alerts.get(id);
+      if (!stored) continue;
+      const next = this.factory.change(stored.alert, this.nowMs());
+      this.alerts.set(id, { alert: next, order: this.random(), visibleFromMs: stored.visibleFromMs });
+      changed.push(next);
+    }
+    return changed;
+  }
+
+  private quotaWait(now: number): number | undefined {
+    while (this.callTimes.length > 0 && this.callTimes[0]! <= now - 3_600_000) this.callTimes.shift();
+    const inLastMinute = this.callTimes.filter((t) => t > now - 60_000);
+    if (inLastMinute.length >= this.options.callsPerMinute) return inLastMinute[0]! + 60_000 - now;
+    if (this.callTimes.length >= this.options.callsPerHour) return this.callTimes[0]! + 3_600_000 - now;
+    this.callTimes.push(now);
+    return undefined;
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+    if (!/^\/api(\/v1\.0)?\/alerts\/?$/i.test(url.pathname)) return false;
+    const now = this.nowMs();
+    const record: ApiRequestRecord = {
+      atMs: now,
+      path: url.pathname,
+      filter: url.searchParams.get('$filter'),
+      top: url.searchParams.has('$top') ? Number(url.searchParams.get('$top')) : null,
+      skip: Number(url.searchParams.get('$skip') ?? 0),
+      expand: (url.searchParams.get('$expand') ?? '').split(',').includes('evidence'),
+      status: 0,
+      returned: 0,
+      username: null,
+    };
+    this.requests.push(record);
+    response.setHeader('date', new Date(now).toUTCString());
+
+    const fault = this.faults.shift();
+    if (fault && fault.kind !== 'truncated' && fault.kind !== 'noDate' && fault.kind !== 'wrongShape') {
+      record.fault = fault.kind;
+      await this.applyFault(fault, response, record);
+      return true;
+    }
+    const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+      record.status = status;
+      sendJson(response, status, { error: { code, message, target: crypto.randomUUID() } }, headers);
+      return true;
+    };
+
+    const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const issued = token ? this.identity.validate(token) : 'unknown';
+    if (issued === 'unknown' || issued === 'expired') return error(401, 'Unauthorized', issued === 'expired' ? 'The access token has expired.' : 'Authorization token is invalid or missing.');
+    if (!this.options.audiences.includes(issued.aud)) return error(401, 'Unauthorized', `The token's audience ${issued.aud} is not valid for this API.`);
+    record.username = issued.username;
+    const granted = issued.kind === 'user' ? issued.scp.split(' ') : issued.roles;
+    if (!granted.some((p) => (issued.kind === 'user' ? READ_SCOPES : READ_ROLES).includes(p))) {
+      return error(403, 'Forbidden', issued.kind === 'user'
+        ? 'The user does not have the required delegated permissions (Alert.ReadWrite, Alert.Read) to access the resource.'
+        : 'The application does not have any of the required application permissions (Alert.ReadWrite.All, Alert.Read.All) to access the resource.');
+    }
+    const wait = this.quotaWait(now);
+    if (wait !== undefined) {
+      return error(429, '429', `API calls quota exceeded! maximum allowed ${this.options.callsPerHour} per 01:00:00`, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
+    }
+
+    if (record.top !== null && (!Number.isInteger(record.top) || record.top < 0)) return error(400, 'InvalidInput', `Invalid $top value '${url.searchParams.get('$top')}'.`);
+    if (record.top !== null && record.top > MAX_TOP) return error(400, 'BadRequest', `Maximum page size is ${MAX_TOP}`);
+    if (!Number.isInteger(record.skip) || record.skip < 0) return error(400, 'InvalidInput', 'Invalid $skip value.');
+    let predicate: ((alert: Record<string, unknown>) => boolean) | undefined;
+    try {
+      predicate = record.filter ? parseFilter(record.filter) : undefined;
+    } catch (e) {
+      if (e instanceof ODataFilterError) return error(400, 'ODataError', e.message);
+      throw e;
+    }
+
+    this.beforeQuery?.(this.queries++);
+    const visibleNow = this.nowMs();
+    const matching = [...this.alerts.values()].filter((s) => s.visibleFromMs <= visibleNow && (!predicate || predicate(s.alert)));
+    matching.sort((a, b) => a.order - b.order);
+    const page = matching.slice(record.skip, record.top === null ? undefined : record.skip + record.top).map((s) => (record.expand ? s.alert : { ...s.alert, evidence: [] }));
+    record.status = 200;
+    record.returned = page.length;
+
+    if (fault?.kind === 'wrongShape') {
+      record.fault = fault.kind;
+      sendJson(response, 200, { value: { count: page.length } });
+      return true;
+    }
+    const text = JSON.stringify({ '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value: page });
+    if (fault) record.fault = fault.kind;
+    if (fault?.kind === 'noDate') {
+      response.removeHeader('date');
+      response.sendDate = false;
+    }
+    const body = fault?.kind === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : text;
+    response.writeHead(200, {
+      'content-type': 'application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8',
+      'odata-version': '4.0',
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(body);
+    return true;
+  }
+
+  private async applyFault(fault: ApiFault, response: ServerResponse, record: ApiRequestRecord): Promise<void> {
+    switch (fault.kind) {
+      case 'reset':
+        record.status = -1;
+        response.socket?.destroy();
+        return;
+      case 'stall':
+        record.status = -2;
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        if (!response.destroyed) response.socket?.destroy();
+        return;
+      case 'html': {
+        record.status = fault.status ?? 502;
+        const html = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The proxy server received an invalid response from an upstream server.</p></body></html>';
+        response.writeHead(record.status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
+        response.end(html);
+        return;
+      }
+      case 'empty':
+        record.status = fault.status ?? 500;
+        response.writeHead(record.status, { 'content-length': 0 });
+        response.end();
+        return;
+      case 'status': {
+        record.status = fault.status;
+        const body = fault.body ?? JSON.stringify({ error: { code: fault.status === 429 ? '429' : 'InternalServerError', message: fault.status === 429 ? 'API calls quota exceeded! maximum allowed 100 per 00:01:00' : 'An error occurred while processing the request.', target: crypto.randomUUID() } });
+        response.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {}) });
+        response.end(body);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+function pickSome<T>(items: T[], count: number, random: () => number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, count);
+}

@@ -1,0 +1,116 @@
+// The subset of OData $filter that the alerts API documents: comparisons on a fixed set of fields combined
+// with and / or / parentheses; dates unquoted, strings in single quotes.
+import { parseInstant } from '../instants.js';
+
+export const FILTERABLE_FIELDS = ['alertCreationTime', 'lastUpdateTime', 'incidentId', 'investigationId', 'id', 'assignedTo', 'detectionSource', 'lastEventTime', 'status', 'severity', 'category'] as const;
+const DATE_FIELDS = new Set(['alertCreationTime', 'lastUpdateTime', 'lastEventTime']);
+const NUMBER_FIELDS = new Set(['incidentId', 'investigationId']);
+const OPERATORS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+
+export class ODataFilterError extends Error {}
+
+type Literal = { kind: 'string'; value: string } | { kind: 'date'; value: bigint } | { kind: 'number'; value: number } | { kind: 'null' };
+type Node = { kind: 'and' | 'or'; left: Node; right: Node } | { kind: 'compare'; field: string; op: string; literal: Literal };
+export type AlertPredicate = (alert: Record<string, unknown>) => boolean;
+
+function tokenize(text: string): string[] {
+  const tokens: string[] = [];
+  const pattern = /\s*(?:('(?:[^']|'')*')|([()])|([^\s()']+))/y;
+  let index = 0;
+  while (index < text.length) {
+    pattern.lastIndex = index;
+    const match = pattern.exec(text);
+    if (!match || match[0].length === 0) {
+      if (/^\s*$/.test(text.slice(index))) break;
+      throw new ODataFilterError(`Invalid filter near "${text.slice(index, index + 20)}"`);
+    }
+    tokens.push(match[1] ?? match[2] ?? match[3]!);
+    index = pattern.lastIndex;
+  }
+  return tokens;
+}
+
+export function parseFilter(text: string): AlertPredicate {
+  const tokens = tokenize(text);
+  let position = 0;
+  const peek = () => tokens[position];
+  const next = () => {
+    const token = tokens[position++];
+    if (token === undefined) throw new ODataFilterError('Invalid filter: unexpected end');
+    return token;
+  };
+  const parseOr = (): Node => {
+    let node = parseAnd();
+    while (peek()?.toLowerCase() === 'or') {
+      next();
+      node = { kind: 'or', left: node, right: parseAnd() };
+    }
+    return node;
+  };
+  const parseAnd = (): Node => {
+    let node = parsePrimary();
+    while (peek()?.toLowerCase() === 'and') {
+      next();
+      node = { kind: 'and', left: node, right: parsePrimary() };
+    }
+    return node;
+  };
+  const parsePrimary = (): Node => {
+    if (peek() === '(') {
+      next();
+      const node = parseOr();
+      if (next() !== ')') throw new ODataFilterError('Invalid filter: missing )');
+      return node;
+    }
+    const field = next();
+    if (!(FILTERABLE_FIELDS as readonly string[]).includes(field)) throw new ODataFilterError(`Invalid filter: property '${field}' cannot be filtered on`);
+    const op = next().toLowerCase();
+    if (!OPERATORS.has(op)) throw new ODataFilterError(`Invalid filter: unknown operator '${op}'`);
+    return { kind: 'compare', field, op, literal: parseLiteral(field, next()) };
+  };
+  const root = parseOr();
+  if (position !== tokens.length) throw new ODataFilterError(`Invalid filter: unexpected '${tokens[position]}'`);
+  return (alert) => evaluate(root, alert);
+}
+
+function parseLiteral(field: string, token: string): Literal {
+  if (token === 'null') return { kind: 'null' };
+  if (DATE_FIELDS.has(field)) {
+    const value = parseInstant(token);
+    if (value === undefined) throw new ODataFilterError(`Invalid filter: '${token}' is not a DateTimeOffset literal for ${field}`);
+    return { kind: 'date', value };
+  }
+  if (NUMBER_FIELDS.has(field)) {
+    if (!/^-?\d+$/.test(token)) throw new ODataFilterError(`Invalid filter: '${token}' is not a number for ${field}`);
+    return { kind: 'number', value: Number(token) };
+  }
+  if (!token.startsWith("'")) throw new ODataFilterError(`Invalid filter: ${field} compares with a quoted string, not ${token}`);
+  return { kind: 'string', value: token.slice(1, -1).replace(/''/g, "'") };
+}
+
+function compare<T>(a: T, b: T, op: string): boolean {
+  switch (op) {
+    case 'eq': return a === b;
+    case 'ne': return a !== b;
+    case 'gt': return a > b;
+    case 'ge': return a >= b;
+    case 'lt': return a < b;
+    default: return a <= b;
+  }
+}
+
+function evaluate(node: Node, alert: Record<string, unknown>): boolean {
+  if (node.kind !== 'compare') {
+    return node.kind === 'and' ? evaluate(node.left, alert) && evaluate(node.right, alert) : evaluate(node.left, alert) || evaluate(node.right, alert);
+  }
+  const raw = alert[node.field];
+  const { literal, op } = node;
+  if (literal.kind === 'null') return op === 'eq' ? raw === null || raw === undefined : op === 'ne' ? raw !== null && raw !== undefined : false;
+  if (raw === null || raw === undefined) return op === 'ne';
+  if (literal.kind === 'date') {
+    const value = parseInstant(raw);
+    return value !== undefined && compare(value, literal.value, op);
+  }
+  if (literal.kind === 'number') return compare(Number(raw), literal.value, op);
+  return compare(String(raw), literal.value, op);
+}

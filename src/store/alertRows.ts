@@ -1,0 +1,220 @@
+// From one alert as received to the rows of the reporting tables. Tolerant of what the API really sends:
+// documented "String" fields that are arrays or objects, unknown fields, wrong types (kept in raw_json).
+import { createHash } from 'node:crypto';
+import { canonicalTimestamp } from '../instants.js';
+
+type Json = Record<string, unknown>;
+
+export interface AlertRow {
+  id: string;
+  title: string | null;
+  description: string | null;
+  severity: string | null;
+  status: string | null;
+  classification: string | null;
+  determination: string | null;
+  investigation_state: string | null;
+  category: string | null;
+  detection_source: string | null;
+  detector_id: string | null;
+  threat_family_name: string | null;
+  threat_name: string | null;
+  assigned_to: string | null;
+  incident_id: number | null;
+  investigation_id: number | null;
+  alert_creation_time: string | null;
+  first_event_time: string | null;
+  last_event_time: string | null;
+  last_update_time: string;
+  resolved_time: string | null;
+  machine_id: string | null;
+  computer_dns_name: string | null;
+  rbac_group_name: string | null;
+  aad_tenant_id: string | null;
+  related_user_name: string | null;
+  related_user_domain: string | null;
+  raw_json: string;
+  content_hash: string;
+}
+
+export interface EvidenceRow {
+  ordinal: number;
+  entity_type: string | null;
+  evidence_creation_time: string | null;
+  sha1: string | null;
+  sha256: string | null;
+  file_name: string | null;
+  file_path: string | null;
+  process_id: number | null;
+  process_command_line: string | null;
+  process_creation_time: string | null;
+  parent_process_id: number | null;
+  parent_process_file_name: string | null;
+  ip_address: string | null;
+  url: string | null;
+  registry_key: string | null;
+  registry_hive: string | null;
+  registry_value: string | null;
+  account_name: string | null;
+  domain_name: string | null;
+  user_sid: string | null;
+  aad_user_id: string | null;
+  user_principal_name: string | null;
+  detection_status: string | null;
+  raw_json: string;
+}
+
+export interface CommentRow {
+  ordinal: number;
+  comment: string | null;
+  created_by: string | null;
+  created_time: string | null;
+}
+
+export interface ParsedAlert {
+  row: AlertRow;
+  evidence: EvidenceRow[];
+  comments: CommentRow[];
+  techniques: string[];
+  /** The alert as received, parsed. */
+  alert: Json;
+}
+
+export type AlertParseResult = { ok: true; value: ParsedAlert } | { ok: false; reason: string; rawJson: string };
+
+function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+function integer(value: unknown): number | null {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof number === 'number' && Number.isSafeInteger(number) ? number : null;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function evidenceRows(value: unknown): EvidenceRow[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isObject).map((e, ordinal) => ({
+    ordinal,
+    entity_type: text(e.entityType),
+    evidence_creation_time: canonicalTimestamp(e.evidenceCreationTime),
+    sha1: text(e.sha1),
+    sha256: text(e.sha256),
+    file_name: text(e.fileName),
+    file_path: text(e.filePath),
+    process_id: integer(e.processId),
+    process_command_line: text(e.processCommandLine),
+    process_creation_time: canonicalTimestamp(e.processCreationTime),
+    parent_process_id: integer(e.parentProcessId),
+    parent_process_file_name: text(e.parentProcessFileName),
+    ip_address: text(e.ipAddress),
+    url: text(e.url),
+    registry_key: text(e.registryKey),
+    registry_hive: text(e.registryHive),
+    registry_value: text(e.registryValue),
+    account_name: text(e.accountName),
+    domain_name: text(e.domainName),
+    user_sid: text(e.userSid),
+    aad_user_id: text(e.aadUserId),
+    user_principal_name: text(e.userPrincipalName),
+    detection_status: text(e.detectionStatus),
+    raw_json: JSON.stringify(e),
+  }));
+}
+
+function commentRows(value: unknown): CommentRow[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isObject).map((c, ordinal) => ({
+    ordinal,
+    comment: text(c.comment),
+    created_by: text(c.createdBy),
+    created_time: canonicalTimestamp(c.createdTime),
+  }));
+}
+
+function techniques(value: unknown): string[] {
+  // Documented as "String", seen as an array of strings.
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [];
+  return [...new Set(items.map((item) => text(item)?.trim()).filter((item): item is string => Boolean(item)))];
+}
+
+export function contentHash(rawJson: string): string {
+  return createHash('sha256').update(rawJson).digest('hex');
+}
+
+export function parseAlert(alert: unknown): AlertParseResult {
+  const rawJson = JSON.stringify(alert) ?? 'null';
+  if (!isObject(alert)) return { ok: false, reason: 'not a JSON object', rawJson };
+  if (typeof alert.id !== 'string' || alert.id.trim() === '') return { ok: false, reason: 'no "id"', rawJson };
+  const lastUpdateTime = canonicalTimestamp(alert.lastUpdateTime);
+  if (lastUpdateTime === null) return { ok: false, reason: `"lastUpdateTime" is missing or not a timestamp (${text(alert.lastUpdateTime)})`, rawJson };
+  const relatedUser = isObject(alert.relatedUser) ? alert.relatedUser : {};
+  return {
+    ok: true,
+    value: {
+      alert,
+      row: {
+        id: alert.id,
+        title: text(alert.title),
+        description: text(alert.description),
+        severity: text(alert.severity),
+        status: text(alert.status),
+        classification: text(alert.classification),
+        determination: text(alert.determination),
+        investigation_state: text(alert.investigationState),
+        category: text(alert.category),
+        detection_source: text(alert.detectionSource),
+        detector_id: text(alert.detectorId),
+        threat_family_name: text(alert.threatFamilyName),
+        threat_name: text(alert.threatName),
+        assigned_to: text(alert.assignedTo),
+        incident_id: integer(alert.incidentId),
+        investigation_id: integer(alert.investigationId),
+        alert_creation_time: canonicalTimestamp(alert.alertCreationTime),
+        first_event_time: canonicalTimestamp(alert.firstEventTime),
+        last_event_time: canonicalTimestamp(alert.lastEventTime),
+        last_update_time: lastUpdateTime,
+        resolved_time: canonicalTimestamp(alert.resolvedTime),
+        machine_id: text(alert.machineId),
+        computer_dns_name: text(alert.computerDnsName),
+        rbac_group_name: text(alert.rbacGroupName),
+        aad_tenant_id: text(alert.aadTenantId),
+        related_user_name: text(relatedUser.userName),
+        related_user_domain: text(relatedUser.domainName),
+        raw_json: rawJson,
+        content_hash: contentHash(rawJson),
+      },
+      evidence: evidenceRows(alert.evidence),
+      comments: commentRows(alert.comments),
+      techniques: techniques(alert.mitreTechniques),
+    },
+  };
+}
+
+/** Top-level fields whose value differs, as {field: {old, new}}; key order does not count as a change. */
+export function changedFields(previous: Json, next: Json): Record<string, { old: unknown; new: unknown }> {
+  const changes: Record<string, { old: unknown; new: unknown }> = {};
+  for (const field of new Set([...Object.keys(previous), ...Object.keys(next)])) {
+    if (!sameJson(previous[field], next[field])) changes[field] = { old: previous[field] ?? null, new: next[field] ?? null };
+  }
+  return changes;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((item, index) => sameJson(item, other[index]));
+  }
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  return keysA.length === keysB.length && keysA.every((key) => sameJson((a as Json)[key], (b as Json)[key]));
+}

@@ -1,0 +1,66 @@
+// The store as the sync engine sees it: open (and migrate), then commit each fully read window's rows and
+// the cursor that covers them in one transaction, so a crash at any point resumes exactly where it stopped.
+import { formatInstant, type Instant } from '../instants.js';
+import { cursorStore, type CursorStore } from './cursorStore.js';
+import { openDatabase, storeError, type Db } from './database.js';
+import { migrate } from './migrate.js';
+import { syncRuns, type RunProgress, type SyncRuns } from './syncRuns.js';
+import { prepareUpsertAlerts, type AlertUpserter, type UpsertCounts } from './upsertAlerts.js';
+
+export interface WindowCommit {
+  runId: number;
+  stream: string;
+  alerts: unknown[];
+  /** New cursor position (moved forward only), or null to leave it. */
+  cursor: Instant | null;
+  progress: RunProgress;
+}
+
+export class AlertStore {
+  readonly cursors: CursorStore;
+  readonly runs: SyncRuns;
+  private readonly upsert: AlertUpserter;
+
+  private constructor(
+    readonly db: Db,
+    readonly file: string,
+  ) {
+    this.cursors = cursorStore(db);
+    this.runs = syncRuns(db);
+    this.upsert = prepareUpsertAlerts(db);
+  }
+
+  static open(file: string): AlertStore {
+    const db = openDatabase(file);
+    try {
+      migrate(db);
+      return new AlertStore(db, file);
+    } catch (error) {
+      db.close();
+      throw storeError(error, file);
+    }
+  }
+
+  /** Runs a write as one IMMEDIATE transaction, turning SQLite failures into operator messages. */
+  write<T>(work: () => T): T {
+    try {
+      return this.db.transaction(work).immediate();
+    } catch (error) {
+      throw storeError(error, this.file);
+    }
+  }
+
+  commitWindow(commit: WindowCommit): UpsertCounts & { cursor: Instant | undefined } {
+    return this.write(() => {
+      const now = new Date().toISOString();
+      const counts = this.upsert(commit.alerts, { runId: commit.runId, now });
+      const cursor = commit.cursor === null ? this.cursors.get(commit.stream) : this.cursors.advance(commit.stream, commit.cursor, commit.runId, now);
+      this.runs.addCounts(commit.runId, counts, commit.progress, cursor === undefined ? null : formatInstant(cursor));
+      return { ...counts, cursor };
+    });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

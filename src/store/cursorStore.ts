@@ -1,0 +1,29 @@
+// The sync cursor of each stream (source + filters), kept in the same database as the rows it covers.
+import { formatInstant, parseInstant, type Instant } from '../instants.js';
+import type { Db } from './database.js';
+
+export interface CursorStore {
+  get(stream: string): Instant | undefined;
+  /** Moves the cursor forward (never back); returns the position now stored. */
+  advance(stream: string, position: Instant, runId: number | null, now: string): Instant;
+}
+
+export function cursorStore(db: Db): CursorStore {
+  const select = db.prepare<[string], { position: string }>('SELECT position FROM sync_cursor WHERE stream = ?');
+  const upsert = db.prepare(
+    `INSERT INTO sync_cursor (stream, position, updated_at, sync_run_id) VALUES (?, ?, ?, ?)
+     ON CONFLICT (stream) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at, sync_run_id = excluded.sync_run_id
+     WHERE excluded.position > sync_cursor.position`,
+  );
+  const get = (stream: string): Instant | undefined => {
+    const row = select.get(stream);
+    return row ? parseInstant(row.position) : undefined;
+  };
+  return {
+    get,
+    advance(stream, position, runId, now) {
+      upsert.run(stream, formatInstant(position), now, runId);
+      return get(stream) ?? position;
+    },
+  };
+}

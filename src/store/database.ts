@@ -1,0 +1,49 @@
+// Opens the SQLite file the reports read: WAL so that readers never block the writer (nor it them), a busy
+// timeout instead of instant SQLITE_BUSY, and foreign keys for the child tables.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError, errorMessage } from '../errors.js';
+
+export type Db = Database.Database;
+
+const BUSY_TIMEOUT_MS = 10_000;
+
+export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
+  try {
+    if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL keeps the file consistent through crashes; rows and cursor commit together, so a
+      // transaction lost to power failure is read again on the next pass.
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (error) {
+    throw storeError(error, file);
+  }
+}
+
+/** Turns SQLite's failures into messages that say what to do. */
+export function storeError(error: unknown, file: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const detail = errorMessage(error);
+  const advice: Record<string, string> = {
+    SQLITE_FULL: 'the disk is full: free space, then run again; nothing committed was lost',
+    SQLITE_READONLY: 'the database is read-only for this user: fix its permissions (and those of its directory)',
+    SQLITE_CANTOPEN: 'cannot open it: check that the directory exists and is writable, or set databasePath',
+    SQLITE_BUSY: 'another process holds the write lock: stop the other writer or wait for it',
+    SQLITE_LOCKED: 'another process holds the write lock: stop the other writer or wait for it',
+    SQLITE_NOTADB: 'the file is not a SQLite database: point databasePath elsewhere',
+    SQLITE_CORRUPT: 'the file is damaged: restore it from a backup or start a new one',
+    SQLITE_IOERR: 'the disk reported an I/O error',
+    SQLITE_PERM: 'permission denied: fix the file permissions',
+  };
+  const key = Object.keys(advice).find((prefix) => code.startsWith(prefix));
+  const hint = key ? advice[key] : `SQLite error ${code || 'unknown'}`;
+  return new StoreError(`Database ${file}: ${hint} (${detail}).`, { cause: error });
+}

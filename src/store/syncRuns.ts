@@ -1,0 +1,85 @@
+// The sync_runs table: one row per pass, written at its start so that a pass killed midway stays visible.
+import type { Db } from './database.js';
+import type { UpsertCounts } from './upsertAlerts.js';
+
+export type RunOutcome = 'success' | 'failed' | 'interrupted';
+
+export interface RunProgress {
+  windows: number;
+  requests: number;
+  retries: number;
+  throttled: number;
+}
+
+export interface SyncRunRecord {
+  id: number;
+  source: string;
+  started_at: string;
+  finished_at: string | null;
+  outcome: string;
+  alerts_received: number;
+  alerts_inserted: number;
+  alerts_updated: number;
+  alerts_unchanged: number;
+  alerts_stale: number;
+  alerts_rejected: number;
+  windows: number;
+  requests: number;
+  retries: number;
+  throttled: number;
+  error: string | null;
+  cursor_before: string | null;
+  cursor_after: string | null;
+  signed_in_user: string | null;
+}
+
+export function syncRuns(db: Db) {
+  const start = db.prepare(
+    "INSERT INTO sync_runs (source, started_at, outcome, cursor_before, signed_in_user) VALUES (?, ?, 'running', ?, ?)",
+  );
+  const addCounts = db.prepare(
+    `UPDATE sync_runs SET alerts_received = alerts_received + @received, alerts_inserted = alerts_inserted + @inserted,
+       alerts_updated = alerts_updated + @updated, alerts_unchanged = alerts_unchanged + @unchanged,
+       alerts_stale = alerts_stale + @stale, alerts_rejected = alerts_rejected + @rejected,
+       windows = @windows, requests = @requests, retries = @retries, throttled = @throttled, cursor_after = @cursor
+     WHERE id = @id`,
+  );
+  const finish = db.prepare(
+    `UPDATE sync_runs SET finished_at = @now, outcome = @outcome, error = @error, windows = @windows,
+       requests = @requests, retries = @retries, throttled = @throttled WHERE id = @id`,
+  );
+  const interrupt = db.prepare(
+    "UPDATE sync_runs SET outcome = 'interrupted', error = 'the process stopped before the pass finished' WHERE outcome = 'running'",
+  );
+  const setUser = db.prepare('UPDATE sync_runs SET signed_in_user = ? WHERE id = ?');
+  const recent = db.prepare<[number], SyncRunRecord>('SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?');
+  const lastUser = db.prepare<[], { signed_in_user: string | null }>(
+    "SELECT signed_in_user FROM sync_runs WHERE signed_in_user IS NOT NULL AND outcome <> 'running' ORDER BY id DESC LIMIT 1",
+  );
+
+  return {
+    start(source: string, startedAt: string, cursorBefore: string | null, user: string | null): number {
+      return Number(start.run(source, startedAt, cursorBefore, user).lastInsertRowid);
+    },
+    addCounts(id: number, counts: UpsertCounts, progress: RunProgress, cursor: string | null): void {
+      addCounts.run({ id, ...counts, ...progress, cursor });
+    },
+    finish(id: number, now: string, outcome: RunOutcome, progress: RunProgress, error: string | null): void {
+      finish.run({ id, now, outcome, error, ...progress });
+    },
+    setUser(id: number, user: string): void {
+      setUser.run(user, id);
+    },
+    /** Runs left 'running' by a process that died; returns how many. */
+    markInterrupted(): number {
+      return interrupt.run().changes;
+    },
+    recent(limit: number): SyncRunRecord[] {
+      return recent.all(limit);
+    },
+    lastSignedInUser(): string | null {
+      return lastUser.get()?.signed_in_user ?? null;
+    },
+  };
+}
+export type SyncRuns = ReturnType<typeof syncRuns>;

@@ -1,0 +1,119 @@
+// Writes alerts so that the store converges on each alert's newest version: an alert seen again unchanged
+// writes nothing, a newer version replaces the row and appends what changed, an older one is ignored.
+import type { Db } from './database.js';
+import { changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
+
+export interface UpsertCounts {
+  received: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  stale: number;
+  rejected: number;
+}
+
+export const emptyCounts = (): UpsertCounts => ({ received: 0, inserted: 0, updated: 0, unchanged: 0, stale: 0, rejected: 0 });
+
+const ALERT_COLUMNS = [
+  'id', 'title', 'description', 'severity', 'status', 'classification', 'determination', 'investigation_state',
+  'category', 'detection_source', 'detector_id', 'threat_family_name', 'threat_name', 'assigned_to', 'incident_id',
+  'investigation_id', 'alert_creation_time', 'first_event_time', 'last_event_time', 'last_update_time',
+  'resolved_time', 'machine_id', 'computer_dns_name', 'rbac_group_name', 'aad_tenant_id', 'related_user_name',
+  'related_user_domain', 'raw_json', 'content_hash',
+] as const;
+
+const EVIDENCE_COLUMNS = [
+  'ordinal', 'entity_type', 'evidence_creation_time', 'sha1', 'sha256', 'file_name', 'file_path', 'process_id',
+  'process_command_line', 'process_creation_time', 'parent_process_id', 'parent_process_file_name', 'ip_address',
+  'url', 'registry_key', 'registry_hive', 'registry_value', 'account_name', 'domain_name', 'user_sid',
+  'aad_user_id', 'user_principal_name', 'detection_status', 'raw_json',
+] as const;
+
+const placeholders = (columns: readonly string[]): string => columns.map((c) => `@${c}`).join(', ');
+
+export type AlertUpserter = (alerts: unknown[], context: { runId: number | null; now: string }) => UpsertCounts;
+
+/** Prepares the statements once; the returned function must run inside a transaction. */
+export function prepareUpsertAlerts(db: Db): AlertUpserter {
+  const select = db.prepare<[string], { last_update_time: string; content_hash: string; raw_json: string }>(
+    'SELECT last_update_time, content_hash, raw_json FROM alerts WHERE id = ?',
+  );
+  const insert = db.prepare(
+    `INSERT INTO alerts (${ALERT_COLUMNS.join(', ')}, first_stored_at, last_stored_at)
+     VALUES (${placeholders(ALERT_COLUMNS)}, @now, @now)`,
+  );
+  const update = db.prepare(
+    `UPDATE alerts SET ${ALERT_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')},
+       versions_seen = versions_seen + 1, last_stored_at = @now
+     WHERE id = @id`,
+  );
+  const deleteEvidence = db.prepare('DELETE FROM alert_evidence WHERE alert_id = ?');
+  const deleteComments = db.prepare('DELETE FROM alert_comments WHERE alert_id = ?');
+  const deleteTechniques = db.prepare('DELETE FROM alert_mitre_techniques WHERE alert_id = ?');
+  const insertEvidence = db.prepare(`INSERT INTO alert_evidence (alert_id, ${EVIDENCE_COLUMNS.join(', ')}) VALUES (@alert_id, ${placeholders(EVIDENCE_COLUMNS)})`);
+  const insertComment = db.prepare('INSERT INTO alert_comments (alert_id, ordinal, comment, created_by, created_time) VALUES (@alert_id, @ordinal, @comment, @created_by, @created_time)');
+  const insertTechnique = db.prepare('INSERT INTO alert_mitre_techniques (alert_id, technique) VALUES (?, ?)');
+  const insertChange = db.prepare(
+    `INSERT INTO alert_changes (alert_id, change, previous_last_update_time, last_update_time, changed_fields, sync_run_id, stored_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertRejected = db.prepare('INSERT INTO rejected_alerts (reason, raw_json, sync_run_id, stored_at) VALUES (?, ?, ?, ?)');
+
+  const writeChildren = (parsed: ParsedAlert, replacing: boolean): void => {
+    const id = parsed.row.id;
+    if (replacing) {
+      deleteEvidence.run(id);
+      deleteComments.run(id);
+      deleteTechniques.run(id);
+    }
+    for (const evidence of parsed.evidence) insertEvidence.run({ alert_id: id, ...evidence });
+    for (const comment of parsed.comments) insertComment.run({ alert_id: id, ...comment });
+    for (const technique of parsed.techniques) insertTechnique.run(id, technique);
+  };
+
+  return (alerts, { runId, now }) => {
+    const counts = emptyCounts();
+    const parsedAlerts: ParsedAlert[] = [];
+    for (const alert of alerts) {
+      counts.received += 1;
+      const result = parseAlert(alert);
+      if (result.ok) {
+        parsedAlerts.push(result.value);
+      } else {
+        insertRejected.run(result.reason, result.rawJson, runId, now);
+        counts.rejected += 1;
+      }
+    }
+    // Ascending time order, so that history rows follow the alerts' own order of change.
+    parsedAlerts.sort((a, b) => (a.row.last_update_time < b.row.last_update_time ? -1 : a.row.last_update_time > b.row.last_update_time ? 1 : 0));
+    for (const parsed of parsedAlerts) {
+      const { row } = parsed;
+      const stored = select.get(row.id);
+      if (!stored) {
+        insert.run({ ...row, now });
+        writeChildren(parsed, false);
+        insertChange.run(row.id, 'created', null, row.last_update_time, '{}', runId, now);
+        counts.inserted += 1;
+        continue;
+      }
+      if (row.last_update_time < stored.last_update_time) {
+        counts.stale += 1;
+        continue;
+      }
+      if (stored.content_hash === row.content_hash) {
+        counts.unchanged += 1;
+        continue;
+      }
+      const changes = changedFields(JSON.parse(stored.raw_json) as Record<string, unknown>, parsed.alert);
+      if (Object.keys(changes).length === 0) {
+        counts.unchanged += 1; // same content, other key order or spacing
+        continue;
+      }
+      update.run({ ...row, now });
+      writeChildren(parsed, true);
+      insertChange.run(row.id, 'updated', stored.last_update_time, row.last_update_time, JSON.stringify(changes), runId, now);
+      counts.updated += 1;
+    }
+    return counts;
+  };
+}

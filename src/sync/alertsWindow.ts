@@ -1,0 +1,141 @@
+// Reads every alert whose lastUpdateTime lies in [from, server now) without relying on what the API does not
+// promise: no sort order, no nextLink with $top, and a $skip that shifts while alerts change.
+//
+// One request is one consistent answer. A window whose answer is not full ($top rows) was therefore read
+// whole; a full one is split into smaller time windows until each is. Windows are read and committed in
+// ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
+import { maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
+
+export interface WindowAnswer {
+  alerts: unknown[];
+  serverTime: Instant | null;
+}
+
+export interface AlertsWindowSource {
+  /** Alerts with lastUpdateTime in [from, to) (to = null: no upper bound), at most `top`, skipping `skip`. */
+  fetch(from: Instant, to: Instant | null, skip: number): Promise<WindowAnswer>;
+  /** Too many bytes for one response: signalled by throwing this from fetch. */
+  isTooLarge(error: unknown): boolean;
+}
+
+export interface ReadWindowsOptions {
+  source: AlertsWindowSource;
+  from: Instant;
+  top: number;
+  /** Local clock, used only when the server sends no Date header. */
+  localNow: () => Instant;
+  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order. */
+  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): void;
+  onServerClockMissing?(): void;
+  /** Rounds of the same-instant scan before giving up (see readSingleInstant). */
+  maxInstantScans?: number;
+}
+
+export interface ReadWindowsResult {
+  windows: number;
+  splits: number;
+  horizon: Instant;
+}
+
+export class UnsplittableWindowError extends Error {}
+
+const TICK = 1n;
+
+/** A split point strictly inside (from, to): the median timestamp of the rows seen, else the midpoint. */
+export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Instant {
+  const inside: Instant[] = [];
+  for (const alert of alerts) {
+    const at = parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime);
+    if (at !== undefined && at > from && at < to) inside.push(at);
+  }
+  if (inside.length > 0) {
+    inside.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return inside[Math.floor(inside.length / 2)]!;
+  }
+  return from + (to - from) / 2n;
+}
+
+export async function readAlertWindows(options: ReadWindowsOptions): Promise<ReadWindowsResult> {
+  const { source, top } = options;
+  let windows = 0;
+  let splits = 0;
+
+  const fetchWindow = async (from: Instant, to: Instant | null): Promise<(WindowAnswer & { full: boolean }) | 'too-large'> => {
+    try {
+      const answer = await source.fetch(from, to, 0);
+      return { ...answer, full: answer.alerts.length >= top };
+    } catch (error) {
+      if (source.isTooLarge(error)) return 'too-large';
+      throw error;
+    }
+  };
+
+  // First an open window: in steady state it is the only request of the pass, and its Date header fixes
+  // the pass's horizon on the server's clock.
+  const first = await fetchWindow(options.from, null);
+  let horizon: Instant;
+  if (first !== 'too-large' && first.serverTime !== null) {
+    horizon = first.serverTime;
+  } else {
+    if (first !== 'too-large') options.onServerClockMissing?.();
+    horizon = options.localNow();
+  }
+  windows += 1;
+  if (first !== 'too-large' && !first.full) {
+    options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
+    return { windows, splits, horizon };
+  }
+  if (horizon <= options.from) return { windows, splits, horizon };
+
+  let start = options.from;
+  let end = first === 'too-large' ? options.from + (horizon - options.from) / 2n : splitPoint(start, horizon, first.alerts);
+  splits += 1;
+  let width = end - start;
+  while (start < horizon) {
+    const answer = await fetchWindow(start, end);
+    windows += 1;
+    if (answer === 'too-large' || answer.full) {
+      splits += 1;
+      if (end - start <= TICK) {
+        if (answer === 'too-large') {
+          throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
+        }
+        options.commit(await readSingleInstant(source, start, top, options.maxInstantScans ?? 5), end, horizon);
+        start = end;
+        end = minInstant(start + width, horizon);
+        continue;
+      }
+      end = answer === 'too-large' ? start + (end - start) / 2n : splitPoint(start, end, answer.alerts);
+      width = end - start;
+      continue;
+    }
+    options.commit(answer.alerts, end, horizon);
+    // Widen sparse windows again so that a long quiet stretch does not cost many requests.
+    if (answer.alerts.length < top / 4) width *= 2n;
+    start = end;
+    end = minInstant(start + width, horizon);
+  }
+  return { windows, splits, horizon };
+}
+
+/**
+ * More than `top` alerts share one 100 ns instant: only $skip paging is left. An alert that changes leaves
+ * the instant (its lastUpdateTime moves on), which shifts $skip; so the instant is scanned until two
+ * consecutive scans return the same set of ids, and the pass fails rather than claim a partial read.
+ */
+async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: number, maxScans: number): Promise<unknown[]> {
+  let previous: Map<string, unknown> | undefined;
+  for (let scan = 0; scan < maxScans; scan += 1) {
+    const current = new Map<string, unknown>();
+    for (let skip = 0; ; skip += top) {
+      const answer = await source.fetch(at, at + TICK, skip);
+      for (const alert of answer.alerts) current.set(String((alert as { id?: unknown })?.id), alert);
+      if (answer.alerts.length < top) break;
+    }
+    if (previous && previous.size === current.size && [...current.keys()].every((id) => previous!.has(id))) {
+      return [...current.values()];
+    }
+    previous = current;
+  }
+  throw new UnsplittableWindowError(`More alerts than the page size share the timestamp ${at} and they kept changing during ${maxScans} scans; the pass stops without moving the cursor. Raise pageSize.`);
+}

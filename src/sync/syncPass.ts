@@ -1,0 +1,129 @@
+// One sync pass: from the stored cursor (minus an overlap) up to the server's now, window by window, each
+// window's rows committed together with the cursor that covers them.
+import type { Settings } from '../config/settings.js';
+import type { TokenSource } from '../auth/delegatedSession.js';
+import { WindowTooLargeError, type DefenderAlertsClient } from '../defender/alertsClient.js';
+import { alertsWindowFilter } from '../defender/alertsFilter.js';
+import { errorMessage } from '../errors.js';
+import { formatInstant, instantFromMs, minInstant, TICKS_PER_MS, type Instant } from '../instants.js';
+import type { Logger } from '../logger.js';
+import type { AlertStore } from '../store/alertStore.js';
+import type { RunProgress } from '../store/syncRuns.js';
+import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
+import { readAlertWindows } from './alertsWindow.js';
+
+export const DEFENDER_SOURCE = 'defender';
+
+export interface SyncPassResult {
+  runId: number;
+  counts: UpsertCounts;
+  progress: RunProgress;
+  cursorBefore: string | null;
+  cursorAfter: string | null;
+  signedInUser: string;
+  durationMs: number;
+}
+
+export interface SyncPassDependencies {
+  settings: Settings;
+  store: AlertStore;
+  client: DefenderAlertsClient;
+  tokens: TokenSource;
+  logger: Logger;
+}
+
+/** The cursor belongs to the query it was read with: other filters are another stream, read from scratch. */
+export function streamName(settings: Pick<Settings, 'severityFilter' | 'statusFilter' | 'detectionSourceFilter'>): string {
+  const filters: [string, readonly string[]][] = [
+    ['severity', settings.severityFilter],
+    ['status', settings.statusFilter],
+    ['detectionSource', settings.detectionSourceFilter],
+  ];
+  const parts = filters.filter(([, values]) => values.length > 0).map(([name, values]) => `${name}=${[...values].sort().join(',')}`);
+  return `${DEFENDER_SOURCE}:alerts${parts.length ? `?${parts.join('&')}` : ''}`;
+}
+
+const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
+const formatOrNull = (instant: Instant | undefined): string | null => (instant === undefined ? null : formatInstant(instant));
+
+export async function runSyncPass({ settings, store, client, tokens, logger }: SyncPassDependencies): Promise<SyncPassResult> {
+  const startedMs = Date.now();
+  const stream = streamName(settings);
+  const cursorBefore = store.cursors.get(stream);
+  const runId = store.write(() => {
+    const interrupted = store.runs.markInterrupted();
+    if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
+    return store.runs.start(DEFENDER_SOURCE, new Date(startedMs).toISOString(), formatOrNull(cursorBefore), null);
+  });
+  const from = cursorBefore !== undefined ? cursorBefore - ms(settings.overlap) : instantFromMs(Date.now() - settings.lookback);
+  const totals = emptyCounts();
+  let cursorAfter = cursorBefore;
+  let windows = 0;
+  const statsBefore = { ...client.stats };
+  const passProgress = (): RunProgress => ({
+    windows,
+    requests: client.stats.requests - statsBefore.requests,
+    retries: client.stats.retries - statsBefore.retries,
+    throttled: client.stats.throttled - statsBefore.throttled,
+  });
+  let username: string | null = null;
+
+  try {
+    // Sign-in problems surface before any API call, with the message that says to run login.
+    username = (await tokens.accessToken()).username;
+    const previousUser = store.runs.lastSignedInUser();
+    if (previousUser && previousUser !== username) {
+      logger.warn({ previousUser, user: username }, "the signed-in user changed: a delegated token sees only the alerts of its user's device groups");
+    }
+    store.write(() => store.runs.setUser(runId, username!));
+    if (cursorBefore === undefined) logger.info({ stream, from: formatInstant(from) }, 'no cursor yet for this stream: the first sync reads back to the look-back');
+    await readAlertWindows({
+      from,
+      top: settings.pageSize,
+      localNow: () => instantFromMs(Date.now()),
+      source: {
+        fetch: (windowFrom, windowTo, skip) => {
+          windows += 1;
+          return client.listAlerts({
+            filter: alertsWindowFilter(windowFrom, windowTo, {
+              severity: settings.severityFilter,
+              status: settings.statusFilter,
+              detectionSource: settings.detectionSourceFilter,
+            }),
+            top: settings.pageSize,
+            skip,
+            expandEvidence: settings.expandEvidence,
+          });
+        },
+        isTooLarge: (error) => error instanceof WindowTooLargeError,
+      },
+      // The cursor stops short of the server's now by the settle lag, so alerts indexed late are read again.
+      commit: (alerts, windowTo, horizon) => {
+        const result = store.commitWindow({ runId, stream, alerts, cursor: minInstant(windowTo, horizon - ms(settings.settleLag)), progress: passProgress() });
+        for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
+        cursorAfter = result.cursor;
+      },
+      onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
+    });
+  } catch (error) {
+    try {
+      store.write(() => store.runs.finish(runId, new Date().toISOString(), 'failed', passProgress(), errorMessage(error)));
+    } catch (recordError) {
+      logger.error({ reason: errorMessage(recordError) }, 'could not record the failed pass');
+    }
+    logger.error({ runId, reason: errorMessage(error), ...totals, ...passProgress(), durationMs: Date.now() - startedMs }, 'sync pass failed');
+    throw error;
+  }
+  store.write(() => store.runs.finish(runId, new Date().toISOString(), 'success', passProgress(), null));
+  const result: SyncPassResult = {
+    runId,
+    counts: totals,
+    progress: passProgress(),
+    cursorBefore: formatOrNull(cursorBefore),
+    cursorAfter: formatOrNull(cursorAfter),
+    signedInUser: username!,
+    durationMs: Date.now() - startedMs,
+  };
+  logger.info({ runId, ...totals, ...result.progress, cursor: result.cursorAfter, durationMs: result.durationMs }, 'sync pass finished');
+  return result;
+}
