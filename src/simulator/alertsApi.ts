@@ -14,7 +14,9 @@ export type ApiFault =
   | { kind: 'html'; status?: number }
   | { kind: 'empty'; status?: number }
   | { kind: 'wrongShape' }
-  | { kind: 'noDate' };
+  | { kind: 'noDate' }
+  /** Items that are not valid alerts, appended to an otherwise correct answer. */
+  | { kind: 'extraItems'; items: unknown[] };
 
 export interface ApiRequestRecord {
   atMs: number;
@@ -145,7 +147,7 @@ export class AlertsApi {
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && fault.kind !== 'truncated' && fault.kind !== 'noDate' && fault.kind !== 'wrongShape') {
+    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems'].includes(fault.kind)) {
       record.fault = fault.kind;
       await this.applyFault(fault, response, record);
       return true;
@@ -196,7 +198,8 @@ export class AlertsApi {
       sendJson(response, 200, { value: { count: page.length } });
       return true;
     }
-    const text = JSON.stringify({ '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value: page });
+    const value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
+    const text = JSON.stringify({ '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value });
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'noDate') {
       response.removeHeader('date');

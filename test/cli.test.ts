@@ -1,0 +1,85 @@
+// The command line as an operator meets it: help, status, migrate, demo, and data that is not an alert.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, type TestBed } from './support/harness.js';
+
+const env = { PATH: process.env.PATH ?? '' };
+const beds: TestBed[] = [];
+after(async () => {
+  for (const bed of beds) await bed.close();
+});
+
+describe('command line', () => {
+  it('has --help on every command and exits 2 on usage errors', async () => {
+    for (const command of ['login', 'logout', 'sync', 'status', 'migrate', 'demo', 'simulator']) {
+      const result = await runProcess(process.execPath, [CLI, command, '--help'], env).done;
+      assert.equal(result.code, 0, command);
+      assert.match(result.stdout, new RegExp(`Usage: mde-alert-sync ${command}`));
+    }
+    const unknown = await runProcess(process.execPath, [CLI, 'frobnicate'], env).done;
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  });
+
+  it('demo signs in through the device code flow, syncs a few hundred alerts and says where the file is', async () => {
+    const dir = tempDir('demo-');
+    const result = await runProcess(process.execPath, [CLI, 'demo', '--dir', dir], env, dir).done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /enter the code \w+ to authenticate/);
+    assert.match(result.stdout, /First sync \(30 days of history\): 300 new/);
+    assert.match(result.stdout, /Second sync \(incremental\): \d+ new, \d+ updated/);
+    const dbPath = path.join(dir, 'alerts.db');
+    assert.match(result.stdout, new RegExp(`Database file: ${dbPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    assert.ok(count(dbPath, 'SELECT count(*) FROM alerts') >= 300);
+  });
+
+  it('migrate creates the schema, status reports runs, cursor, counts and the session without secrets', async () => {
+    const bed = await createTestBed({ initialAlerts: 40 });
+    beds.push(bed);
+    const migrated = await bed.cli(['migrate']);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stdout, /Applied 001_initial\.sql/);
+    assert.match((await bed.cli(['migrate'])).stdout, /is up to date \(schema version 1\)/);
+    await signedIn(bed);
+    assert.equal((await bed.cli(['sync'])).code, 0);
+    const status = await bed.cli(['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /40 alerts/);
+    assert.match(status.stdout, /cursor defender:alerts: \d{4}-\d\d-\d\dT/);
+    assert.match(status.stdout, /#1 .* success .*40 new/);
+    assert.match(status.stdout, /account analyst@contoso\.example; refresh token held/);
+    assert.match(status.stdout, /access token expires \d{4}-/);
+    const json = JSON.parse((await bed.cli(['status', '--json'])).stdout) as { store: { alerts: number }; token: { account: string } };
+    assert.equal(json.store.alerts, 40);
+    assert.equal(json.token.account, 'analyst@contoso.example');
+  });
+
+  it('keeps items that are not alerts in rejected_alerts and stores the rest', async () => {
+    const bed = await createTestBed({ initialAlerts: 10 });
+    beds.push(bed);
+    await signedIn(bed);
+    bed.sim.api.faults.push({ kind: 'extraItems', items: [{ title: 'no id here', lastUpdateTime: '2026-01-01T00:00:00Z' }, 42, { id: 'x1', lastUpdateTime: 'soon' }] });
+    const result = await bed.cli(['sync']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /10 new, 0 updated, 0 unchanged, 3 rejected \(kept in rejected_alerts\)/);
+    const db = openDb(bed.dbPath);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM rejected_alerts').get() as { n: number }).n, 3);
+    db.close();
+  });
+
+  it('refuses a database newer than the code with exit 5 and leaves it unchanged', async () => {
+    const bed = await createTestBed({ initialAlerts: 5 });
+    beds.push(bed);
+    assert.equal((await bed.cli(['migrate'])).code, 0);
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(bed.dbPath);
+    db.prepare("INSERT INTO schema_migrations VALUES (7, '007_future.sql', 'later')").run();
+    db.close();
+    await signedIn(bed);
+    const result = await bed.cli(['sync']);
+    assert.equal(result.code, 5);
+    assert.match(result.stderr, /schema version 7, newer than this mde-alert-sync knows \(1\)\. Upgrade mde-alert-sync; the database was not changed/);
+    assert.equal(bed.sim.api.requests.length, 0);
+  });
+});

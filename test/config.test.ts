@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CONFIG_KEYS, envName, loadSettings } from '../src/config/settings.js';
+import { ConfigurationError } from '../src/errors.js';
+import { CLI, runProcess, tempDir } from './support/harness.js';
+
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const CLIENT = '66666666-7777-8888-9999-000000000000';
+const dir = tempDir('config-');
+after(() => undefined);
+
+describe('configuration', () => {
+  it('reads the example file, lets MDE_ALERT_SYNC_<KEY> override it, and derives endpoints from the cloud', () => {
+    const file = path.join(dir, 'a.yaml');
+    writeFileSync(file, `tenantId: ${TENANT}\nclientId: ${CLIENT}\ncloud: gcc-high\npageSize: 500\nseverityFilter: [High, Medium]\nlookback: 30d\n`);
+    const settings = loadSettings({ configPath: file, env: { MDE_ALERT_SYNC_PAGE_SIZE: '250', MDE_ALERT_SYNC_STATUS_FILTER: 'New,InProgress' }, needsIdentity: true });
+    assert.equal(settings.pageSize, 250);
+    assert.deepEqual(settings.severityFilter, ['High', 'Medium']);
+    assert.deepEqual(settings.statusFilter, ['New', 'InProgress']);
+    assert.equal(settings.lookback, 30 * 86_400_000);
+    assert.equal(settings.authorityHost, 'https://login.microsoftonline.us');
+    assert.equal(settings.apiBaseUrl, 'https://api-gov.securitycenter.microsoft.us');
+    assert.equal(settings.scope, 'https://api-gov.securitycenter.microsoft.us/.default');
+    const example = loadSettings({ configPath: 'config/mde-alert-sync.example.yaml', env: {}, needsIdentity: true });
+    assert.equal(example.cloud, 'commercial');
+  });
+
+  it('names every bad key and why in one message', () => {
+    const env = {
+      MDE_ALERT_SYNC_TENANT_ID: 'not a tenant',
+      MDE_ALERT_SYNC_PAGE_SIZE: '20000',
+      MDE_ALERT_SYNC_CLOUD: 'mars',
+      MDE_ALERT_SYNC_API_BASE_URL: 'http://insecure.example',
+      MDE_ALERT_SYNC_LOOKBACK: 'forever',
+      MDE_ALERT_SYNC_SEVERITY_FILTER: 'High,Critical',
+      MDE_ALERT_SYNC_CA_FILE: '/nonexistent/ca.pem',
+      MDE_ALERT_SYNC_EXPAND_EVIDENCE: 'perhaps',
+      MDE_ALERT_SYNC_PAGESIZE: '10',
+    };
+    let message = '';
+    try {
+      loadSettings({ env, needsIdentity: true });
+    } catch (error) {
+      assert.ok(error instanceof ConfigurationError);
+      message = error.message;
+    }
+    for (const expected of [
+      /tenantId \(from MDE_ALERT_SYNC_TENANT_ID\): must be the directory \(tenant\) GUID/,
+      /pageSize \(from MDE_ALERT_SYNC_PAGE_SIZE\): must be at most 10000/,
+      /cloud .*: must be one of commercial, gcc, gcc-high, dod/,
+      /apiBaseUrl .*: must be an https:\/\/ URL/,
+      /lookback .*: must be a duration/,
+      /severityFilter\[1\] .*: unknown value "Critical"/,
+      /caFile .*: cannot read \/nonexistent\/ca\.pem \(ENOENT\)/,
+      /expandEvidence .*: must be true or false/,
+      /MDE_ALERT_SYNC_PAGESIZE: unknown environment variable/,
+      /clientId: required/,
+    ]) {
+      assert.match(message, expected);
+    }
+  });
+
+  it('rejects unknown keys in the file with a suggestion, and unreadable or malformed files clearly', () => {
+    const typo = path.join(dir, 'typo.yaml');
+    writeFileSync(typo, `tenantid: ${TENANT}\n`);
+    assert.throws(() => loadSettings({ configPath: typo, env: {} }), /tenantid \(in .*\): unknown key; did you mean tenantId\?/);
+    const broken = path.join(dir, 'broken.yaml');
+    writeFileSync(broken, 'tenantId: [unclosed\n');
+    assert.throws(() => loadSettings({ configPath: broken, env: {} }), /is not valid YAML/);
+    assert.throws(() => loadSettings({ configPath: path.join(dir, 'missing.yaml'), env: {} }), /Cannot read the configuration file .*ENOENT/);
+    const list = path.join(dir, 'list.yaml');
+    writeFileSync(list, '- a\n- b\n');
+    assert.throws(() => loadSettings({ configPath: list, env: {} }), /must hold "key: value" lines, not a list/);
+  });
+
+  it('documents every key in the README and the example file', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync('README.md', 'utf8');
+    const example = readFileSync('config/mde-alert-sync.example.yaml', 'utf8');
+    for (const key of CONFIG_KEYS) {
+      assert.ok(readme.includes(`\`${key}\``) && readme.includes(envName(key)), `README documents ${key} and ${envName(key)}`);
+      assert.ok(new RegExp(`^#? ?${key}:`, 'm').test(example), `the example file shows ${key}`);
+    }
+  });
+
+  it('the CLI stops on bad configuration with exit 2, no stack trace, and writes nothing', async () => {
+    const database = path.join(dir, 'never.db');
+    const result = await runProcess(process.execPath, [CLI, 'sync'], {
+      PATH: process.env.PATH ?? '',
+      MDE_ALERT_SYNC_TENANT_ID: TENANT,
+      MDE_ALERT_SYNC_CLIENT_ID: CLIENT,
+      MDE_ALERT_SYNC_PAGE_SIZE: '0',
+      MDE_ALERT_SYNC_DATABASE_PATH: database,
+    }).done;
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Invalid configuration; nothing was done:\n {2}- pageSize \(from MDE_ALERT_SYNC_PAGE_SIZE\): must be at least 1/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+    assert.equal(existsSync(database), false);
+    assert.equal(existsSync(path.dirname(database) + '/token-cache.json'), false);
+  });
+});

@@ -1,0 +1,145 @@
+// What the integration tests share: a simulator over real HTTPS, the real CLI in a child process with a clean
+// environment, a real SQLite file, and a record of everything the processes printed (scanned for secrets).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
+import type { SimAlert } from '../../src/simulator/alertFactory.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+
+/** Everything any CLI process printed in this test file, for the secret scan. */
+export const printed: string[] = [];
+
+export function tempDir(prefix = 'mde-test-'): string {
+  const base = path.join(tmpdir(), 'mde-alert-sync-tests');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(path.join(base, prefix));
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestBed {
+  sim: Simulator;
+  dir: string;
+  dbPath: string;
+  env: Record<string, string>;
+  cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
+  spawnCli(args: string[], extraEnv?: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> };
+  close(): Promise<void>;
+}
+
+/** Settings for fast tests: short retry delays; everything else is the product's default. */
+export const FAST_RETRIES = {
+  MDE_ALERT_SYNC_RETRY_MIN_DELAY: '20ms',
+  MDE_ALERT_SYNC_RETRY_MAX_DELAY: '100ms',
+  MDE_ALERT_SYNC_REQUEST_TIMEOUT: '3s',
+};
+
+export function runProcess(command: string, args: string[], env: Record<string, string>, cwd = REPO_ROOT): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      printed.push(stdout, stderr);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+export async function createTestBed(options: SimulatorOptions = {}, settings: Record<string, string> = {}): Promise<TestBed> {
+  const sim = await startSimulator({ ...options, identity: { autoApproveAfterMs: 0, ...options.identity } });
+  const dir = tempDir();
+  const dbPath = path.join(dir, 'alerts.db');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    MDE_ALERT_SYNC_TENANT_ID: sim.tenantId,
+    MDE_ALERT_SYNC_CLIENT_ID: sim.clientId,
+    MDE_ALERT_SYNC_AUTHORITY_URL: sim.authorityUrl,
+    MDE_ALERT_SYNC_API_BASE_URL: sim.apiBaseUrl,
+    MDE_ALERT_SYNC_CA_FILE: sim.writeCaFile(path.join(dir, 'ca.pem')),
+    MDE_ALERT_SYNC_DATABASE_PATH: dbPath,
+    MDE_ALERT_SYNC_LOG_LEVEL: 'info',
+    ...FAST_RETRIES,
+    ...settings,
+  };
+  const spawnCli = (args: string[], extraEnv: Record<string, string> = {}) => runProcess(process.execPath, [CLI, ...args], { ...env, ...extraEnv }, dir);
+  return {
+    sim,
+    dir,
+    dbPath,
+    env,
+    spawnCli,
+    cli: (args, extraEnv) => spawnCli(args, extraEnv).done,
+    close: () => sim.close(),
+  };
+}
+
+export async function signedIn(bed: TestBed): Promise<void> {
+  const result = await bed.cli(['login']);
+  assert.equal(result.code, 0, `login failed: ${result.stderr}`);
+}
+
+export function openDb(dbPath: string): Database.Database {
+  return new Database(dbPath, { readonly: true, fileMustExist: true });
+}
+
+/** The database holds exactly the simulator's alerts, each at its latest version, raw JSON as served. */
+export function assertStoreEqualsTruth(dbPath: string, truth: SimAlert[]): void {
+  const db = openDb(dbPath);
+  try {
+    const rows = db.prepare('SELECT id, raw_json FROM alerts').all() as { id: string; raw_json: string }[];
+    const stored = new Map(rows.map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
+    const missing = truth.filter((alert) => !stored.has(alert.id)).map((alert) => alert.id);
+    assert.deepEqual(missing, [], `${missing.length} alerts missing from the store`);
+    const stale = truth.filter((alert) => (stored.get(alert.id) as SimAlert).lastUpdateTime !== alert.lastUpdateTime).map((alert) => alert.id);
+    assert.deepEqual(stale, [], `${stale.length} alerts stored at an older version`);
+    for (const alert of truth) assert.deepEqual(stored.get(alert.id), alert);
+    assert.equal(rows.length, truth.length, 'the store holds alerts the service does not have');
+    assert.equal((db.pragma('integrity_check', { simple: true }) as string), 'ok');
+  } finally {
+    db.close();
+  }
+}
+
+export function count(dbPath: string, sql: string, ...params: unknown[]): number {
+  const db = openDb(dbPath);
+  try {
+    return Object.values(db.prepare(sql).get(...params) as Record<string, number>)[0]!;
+  } finally {
+    db.close();
+  }
+}
+
+export function lastRun(dbPath: string): Record<string, unknown> {
+  const db = openDb(dbPath);
+  try {
+    return db.prepare('SELECT * FROM sync_runs ORDER BY id DESC LIMIT 1').get() as Record<string, unknown>;
+  } finally {
+    db.close();
+  }
+}
+
+export function cursorOf(dbPath: string): string | undefined {
+  const db = openDb(dbPath);
+  try {
+    return (db.prepare('SELECT position FROM sync_cursor').get() as { position: string } | undefined)?.position;
+  } finally {
+    db.close();
+  }
+}
