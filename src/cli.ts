@@ -50,35 +50,23 @@ const program = new Command('mde-alert-sync')
   .showHelpAfterError()
   .exitOverride();
 
-program
-  .command('login')
-  .description('sign in once with the device code flow; the session is then refreshed silently')
-  .action(async (_options, command: Command) =>
-    run(() => {
-      const { settings, logger } = settingsFor(command, { needsIdentity: true });
-      return loginCommand(settings, logger, print);
-    }),
-  );
-
-program
-  .command('logout')
-  .description('forget the signed-in account and delete the token cache')
-  .action(async (_options, command: Command) =>
-    run(() => {
-      const { settings, logger } = settingsFor(command, { needsIdentity: true });
-      return logoutCommand(settings, logger, print);
-    }),
-  );
-
-program
-  .command('sync')
-  .description('run one sync pass; exits 0 only when it succeeded')
-  .action(async (_options, command: Command) =>
-    run(() => {
-      const { settings, logger } = settingsFor(command, { needsIdentity: true });
-      return syncCommand(settings, logger, print);
-    }),
-  );
+// Commands that sign in need tenantId and clientId, and get the settings and a logger.
+const signedInCommands: [string, string, (settings: Settings, logger: Logger, out: typeof print) => Promise<unknown>][] = [
+  ['login', 'sign in once with the device code flow; the session is then refreshed silently', loginCommand],
+  ['logout', 'forget the signed-in account and delete the token cache', logoutCommand],
+  ['sync', 'run one sync pass; exits 0 only when it succeeded', syncCommand],
+];
+for (const [name, description, handler] of signedInCommands) {
+  program
+    .command(name)
+    .description(description)
+    .action(async (_options, command: Command) =>
+      run(() => {
+        const { settings, logger } = settingsFor(command, { needsIdentity: true });
+        return handler(settings, logger, print);
+      }),
+    );
+}
 
 program
   .command('status')

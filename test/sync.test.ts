@@ -157,6 +157,16 @@ describe('correctness without order, nextLink or a stable $skip', () => {
 });
 
 describe('faults on the API path', () => {
+  it('splits a window whose answer exceeds the response size cap instead of failing', async () => {
+    const b = await bed({ initialAlerts: 1200 }, { MDE_ALERT_SYNC_MAX_RESPONSE_MEGABYTES: '1' });
+    await signedIn(b);
+    const result = await b.cli(['sync']);
+    assert.equal(result.code, 0, result.stderr);
+    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+    assert.ok(b.sim.api.requests.length > 2, 'the 1 MB cap forced smaller windows');
+  });
+
+
   it('waits for Retry-After on 429 and retries 5xx, timeouts, resets and malformed bodies until success', async () => {
     const b = await bed({ initialAlerts: 50 });
     await signedIn(b);

@@ -1,13 +1,13 @@
 // GET {base}/api/alerts: one page per call, within the API's quotas, with retries on what is transient and a
 // clear stop on what is not.
 import pRetry, { AbortError } from 'p-retry';
-import pThrottle from 'p-throttle';
 import type { Dispatcher } from 'undici';
 import { decodeAccessToken, grantedPermissions } from '../auth/accessTokenClaims.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
 import { instantFromMs, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
+import { withinCallQuota } from './callQuota.js';
 import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, type HttpResponse } from '../http/httpLayer.js';
 
 export const READ_PERMISSIONS = ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'];
@@ -96,10 +96,7 @@ export class DefenderAlertsClient {
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
   ) {
-    // The API allows 100 calls a minute and 1,500 an hour; staying under both avoids 429s altogether.
-    const perMinute = pThrottle({ limit: options.callsPerMinute, interval: 60_000, strict: true });
-    const perHour = pThrottle({ limit: options.callsPerHour, interval: 3_600_000, strict: true });
-    this.limitedSend = perHour(perMinute((url: string, token: string) => this.sendOnce(url, token)));
+    this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour }, (url: string, token: string) => this.sendOnce(url, token));
   }
 
   private async sendOnce(url: string, token: string): Promise<HttpResponse> {

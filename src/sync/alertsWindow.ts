@@ -4,7 +4,8 @@
 // One request is one consistent answer. A window whose answer is not full ($top rows) was therefore read
 // whole; a full one is split into smaller time windows until each is. Windows are read and committed in
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
-import { maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
+import { SyncFailedError } from '../errors.js';
+import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
 
 export interface WindowAnswer {
   alerts: unknown[];
@@ -37,7 +38,7 @@ export interface ReadWindowsResult {
   horizon: Instant;
 }
 
-export class UnsplittableWindowError extends Error {}
+export class UnsplittableWindowError extends SyncFailedError {}
 
 const TICK = 1n;
 
@@ -137,5 +138,5 @@ async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: n
     }
     previous = current;
   }
-  throw new UnsplittableWindowError(`More alerts than the page size share the timestamp ${at} and they kept changing during ${maxScans} scans; the pass stops without moving the cursor. Raise pageSize.`);
+  throw new UnsplittableWindowError(`More alerts than the page size share the timestamp ${formatInstant(at)} and they kept changing during ${maxScans} scans; the pass stops without moving the cursor. Raise pageSize.`);
 }

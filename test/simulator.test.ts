@@ -1,0 +1,80 @@
+// The simulator behaves like the reference describes the real API, rough edges included.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Agent, request } from 'undici';
+import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
+
+let sim: Simulator;
+let agent: Agent;
+let token: string;
+
+async function get(path: string, bearer: string | null = token) {
+  const response = await request(`${sim.apiBaseUrl}${path}`, { dispatcher: agent, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, any>) : null };
+}
+
+before(async () => {
+  sim = await startSimulator({ initialAlerts: 120, api: { callsPerMinute: 12 } });
+  agent = new Agent({ connect: { ca: sim.caCertificate } });
+  const form = new URLSearchParams({ grant_type: 'password', client_id: sim.clientId, username: 'analyst@contoso.example', password: 'correct horse battery staple', scope: 'https://api.securitycenter.microsoft.com/.default offline_access' });
+  const response = await request(`${sim.authorityUrl}/${sim.tenantId}/oauth2/v2.0/token`, { dispatcher: agent, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  token = ((await response.body.json()) as { access_token: string }).access_token;
+});
+after(async () => {
+  await agent.close();
+  await sim.close();
+});
+
+describe('simulated alerts API', () => {
+  it('answers like the real API: OData envelope, Date header, realistic alerts, evidence only when expanded', async () => {
+    const plain = await get('/api/alerts?$top=50');
+    assert.equal(plain.status, 200);
+    assert.match(String(plain.headers['content-type']), /^application\/json; odata\.metadata=minimal/);
+    assert.ok(plain.headers.date);
+    assert.equal(plain.body!['@odata.context'], 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts');
+    assert.equal(plain.body!.value.length, 50);
+    assert.ok(plain.body!.value.every((a: { evidence: unknown[] }) => a.evidence.length === 0), 'evidence is [] without $expand');
+    const expanded = await get('/api/alerts?$top=50&$expand=evidence');
+    assert.ok(expanded.body!.value.some((a: { evidence: unknown[] }) => a.evidence.length > 0));
+    const stamps = expanded.body!.value.map((a: { lastUpdateTime: string }) => a.lastUpdateTime);
+    assert.ok(stamps.some((s: string) => /\.\d{7}Z$/.test(s)), 'some timestamps have 7 fraction digits');
+    assert.ok(stamps.some((s: string) => !/\.\d{7}Z$/.test(s)), 'and some fewer');
+    assert.ok('loggedOnUsers' in expanded.body!.value[0] && 'detectionStatusDetails' in expanded.body!.value[0], 'undocumented fields');
+    assert.ok(!('@odata.nextLink' in expanded.body!), 'no nextLink with $top');
+  });
+
+  it('filters, rejects $top above 10,000 and bad filters, and refuses requests without a valid token', async () => {
+    const high = await get(`/api/alerts?$filter=${encodeURIComponent("severity eq 'High' and (status eq 'New' or status eq 'InProgress')")}`);
+    assert.ok(high.body!.value.length > 0);
+    assert.ok(high.body!.value.every((a: { severity: string; status: string }) => a.severity === 'High' && a.status !== 'Resolved'));
+    const tooMany = await get('/api/alerts?$top=10001');
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.body!.error.message, /Maximum page size is 10000/);
+    const badFilter = await get(`/api/alerts?$filter=${encodeURIComponent('colour eq 1')}`);
+    assert.equal(badFilter.status, 400);
+    assert.equal((await get('/api/alerts', null)).status, 401);
+    assert.equal((await get('/api/alerts', 'forged.token.')).status, 401);
+  });
+
+  it('orders results arbitrarily and lets $skip shift when alerts change', async () => {
+    const first = await get('/api/alerts?$top=120');
+    const times = first.body!.value.map((a: { alertCreationTime: string }) => Date.parse(a.alertCreationTime));
+    assert.notDeepEqual(times, [...times].sort((a: number, b: number) => a - b), 'not in creation order');
+    const pageTwo = (await get('/api/alerts?$top=20&$skip=20')).body!.value.map((a: { id: string }) => a.id);
+    sim.api.updateAlerts(first.body!.value.slice(0, 20).map((a: { id: string }) => a.id));
+    const pageTwoAfter = (await get('/api/alerts?$top=20&$skip=20')).body!.value.map((a: { id: string }) => a.id);
+    assert.notDeepEqual(pageTwoAfter, pageTwo, 'the same $skip now returns other alerts');
+  });
+
+  it('answers 429 with Retry-After past the call quota', async () => {
+    let throttled;
+    for (let i = 0; i < 15 && !throttled; i += 1) {
+      const response = await get('/api/alerts?$top=1');
+      if (response.status === 429) throttled = response;
+    }
+    assert.ok(throttled, 'the quota of 12 calls a minute was enforced');
+    assert.match(String(throttled!.headers['retry-after']), /^\d+$/);
+    assert.match(throttled!.body!.error.message, /API calls quota exceeded/);
+  });
+});
