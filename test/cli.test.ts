@@ -27,7 +27,7 @@ describe('command line', () => {
     const result = await runProcess(process.execPath, [CLI, 'demo', '--dir', dir], env, dir).done;
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /enter the code \w+ to authenticate/);
-    assert.match(result.stdout, /First sync \(30 days of history\): 300 new/);
+    assert.match(result.stdout, /First sync \(reads back 30 days\): 300 new/);
     assert.match(result.stdout, /Second sync \(incremental\): \d+ new, \d+ updated/);
     const dbPath = path.join(dir, 'alerts.db');
     assert.match(result.stdout, new RegExp(`Database file: ${dbPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));

@@ -20,7 +20,7 @@ export interface DemoOptions {
 export async function demoCommand(options: DemoOptions, print: (line: string) => void): Promise<Settings> {
   const directory = path.resolve(options.directory);
   mkdirSync(directory, { recursive: true });
-  const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 30, seed: Date.now() % 100_000 });
+  const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000 });
   print(`Simulator (Entra ID + Defender for Endpoint API) listening at ${simulator.url}`);
   // The demo ignores MDE_ALERT_SYNC_* variables and config files: it must not touch a real tenant's setup.
   const settings = loadSettings({
@@ -47,7 +47,7 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
     print(`  (the simulated user approved the code) signed in as ${account.username}\n`);
 
     const pass = () => runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger });
-    print(`First sync (30 days of history): ${describePass(await pass())}`);
+    print(`First sync (reads back 30 days): ${describePass(await pass())}`);
     const created = simulator.api.createAlerts(12).length;
     const changed = simulator.api.updateAlerts(25).length;
     print(`Meanwhile analysts triaged ${changed} alerts and ${created} new alerts arrived.`);
