@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The command line: parses arguments, loads settings, runs one command, and turns every failure into a
 // one-paragraph message and an exit code. It only wires; the work lives in the modules it calls.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadSettings, LOG_LEVELS, type LoadOptions, type Settings } from './config/settings.js';
 import { ExitCode, UserFacingError, errorMessage } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -9,6 +9,7 @@ import { loginCommand, logoutCommand } from './commands/login.js';
 import { migrateCommand } from './commands/migrate.js';
 import { simulatorCommand } from './commands/simulate.js';
 import { collectStatus, formatStatus } from './commands/status.js';
+import { runCommand } from './commands/run.js';
 import { syncCommand } from './commands/sync.js';
 import { demoCommand } from './demo/demo.js';
 import { VERSION } from './version.js';
@@ -20,10 +21,10 @@ interface GlobalOptions {
   logLevel?: string;
 }
 
-function settingsFor(command: Command, needs: Pick<LoadOptions, 'needsIdentity'>): { settings: Settings; logger: Logger } {
+function settingsFor(command: Command, needs: Pick<LoadOptions, 'needsIdentity'>, logTo: 'stdout' | 'stderr' = 'stderr'): { settings: Settings; logger: Logger } {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const settings = loadSettings({ configPath: globals.config, ...needs });
-  const logger = createLogger({ level: globals.logLevel ?? settings.logLevel });
+  const logger = createLogger({ level: globals.logLevel ?? settings.logLevel, destination: logTo });
   return { settings, logger };
 }
 
@@ -40,6 +41,12 @@ async function run(action: () => Promise<unknown> | unknown): Promise<void> {
       process.exitCode = ExitCode.syncFailed;
     }
   }
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('must be a whole number of at least 1.');
+  return number;
 }
 
 const program = new Command('mde-alert-sync')
@@ -69,6 +76,17 @@ for (const [name, description, handler] of signedInCommands) {
 }
 
 program
+  .command('run')
+  .description('the long-running worker: a pass now, then on the cron schedule; health and metrics over HTTP; stops on SIGTERM/SIGINT')
+  .action(async (_options, command: Command) =>
+    run(() => {
+      // The worker's logs are its output: JSON lines on stdout, as container platforms expect.
+      const { settings, logger } = settingsFor(command, { needsIdentity: true }, 'stdout');
+      return runCommand(settings, logger, { command: 'run' });
+    }),
+  );
+
+program
   .command('status')
   .description('show the last runs, the cursor, alert counts and the signed-in account (no network calls)')
   .option('--json', 'print the report as JSON')
@@ -92,21 +110,34 @@ program
 
 program
   .command('demo')
-  .description('run the product against the built-in simulator: sign in, sync, change alerts, sync again')
+  .description('run the product against the built-in simulator: sign in, then the worker while alerts change (Ctrl-C stops)')
   .option('--dir <directory>', 'where the demo database and token cache go', 'mde-alert-sync-demo')
-  .option('--alerts <count>', 'alerts in the simulated tenant', (value) => Number.parseInt(value, 10), 300)
-  .action(async (options: { dir: string; alerts: number }, command: Command) =>
-    run(() => demoCommand({ directory: options.dir, alerts: options.alerts, logLevel: command.optsWithGlobals<GlobalOptions>().logLevel ?? 'warn' }, print)),
+  .option('--alerts <count>', 'alerts in the simulated tenant', positiveInteger, 300)
+  .option('--interval <seconds>', 'seconds between passes', positiveInteger, 5)
+  .option('--passes <count>', 'stop by itself after this many passes', positiveInteger)
+  .action(async (options: { dir: string; alerts: number; interval: number; passes?: number }, command: Command) =>
+    run(() =>
+      demoCommand(
+        {
+          directory: options.dir,
+          alerts: options.alerts,
+          intervalSeconds: options.interval,
+          ...(options.passes ? { passes: options.passes } : {}),
+          logLevel: command.optsWithGlobals<GlobalOptions>().logLevel ?? 'warn',
+        },
+        print,
+      ),
+    ),
   );
 
 program
   .command('simulator')
   .description('run the simulator alone (Entra ID + alerts API over HTTPS) until stopped')
-  .option('--port <port>', 'port to listen on', (value) => Number.parseInt(value, 10), 8443)
+  .option('--port <port>', 'port to listen on', positiveInteger, 8443)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .option('--alerts <count>', 'alerts in the simulated tenant', (value) => Number.parseInt(value, 10), 300)
+  .option('--alerts <count>', 'alerts in the simulated tenant', positiveInteger, 300)
   .option('--ca-file <file>', 'where to write the simulator CA certificate', 'simulator-ca.pem')
-  .option('--churn-seconds <seconds>', 'create and change alerts every N seconds (0: never)', (value) => Number.parseInt(value, 10), 10)
+  .option('--churn-seconds <seconds>', 'create and change alerts every N seconds (0: never)', (value) => Number.parseInt(value, 10) || 0, 10)
   .action(async (options: { port: number; host: string; alerts: number; caFile: string; churnSeconds: number }) =>
     run(async () => {
       const stop = await simulatorCommand(options, print);

@@ -8,6 +8,7 @@ export const ExitCode = {
   signInRequired: 3, // no account signed in, or its refresh token was rejected
   permissionDenied: 4, // the API answered 403
   storeFailed: 5, // the database cannot be opened, written, or is newer than this program
+  anotherWriter: 6, // another instance holds the database's writer lease
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -1,8 +1,7 @@
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import { AlertStore } from '../store/alertStore.js';
 import { runSyncPass, type SyncPassResult } from '../sync/syncPass.js';
-import { createWorker } from './worker.js';
+import { createWorker, openStoreAsWriter } from './worker.js';
 
 export function describePass(result: SyncPassResult): string {
   const { counts, progress } = result;
@@ -17,14 +16,15 @@ export function describePass(result: SyncPassResult): string {
 }
 
 export async function syncCommand(settings: Settings, logger: Logger, print: (line: string) => void): Promise<SyncPassResult> {
-  const store = AlertStore.open(settings.databasePath);
+  const writer = openStoreAsWriter(settings, 'sync', (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
+  const store = writer.store;
   const worker = createWorker(settings, logger);
   try {
     const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger });
     print(`Synced as ${result.signedInUser}: ${describePass(result)}.`);
     return result;
   } finally {
-    store.close();
+    writer.close();
     await worker.close();
   }
 }

@@ -7,6 +7,8 @@ import { DefenderAlertsClient } from '../defender/alertsClient.js';
 import { createDispatcher } from '../http/httpLayer.js';
 import type { Logger } from '../logger.js';
 import { USER_AGENT } from '../version.js';
+import { holdWriterLease } from '../daemon/lease.js';
+import { AlertStore } from '../store/alertStore.js';
 
 export interface Worker {
   dispatcher: Dispatcher;
@@ -36,4 +38,22 @@ export function createWorker(settings: Settings, logger: Logger): Worker {
     logger.child({ component: 'api' }),
   );
   return { dispatcher, session, client, close: () => dispatcher.close() };
+}
+
+/** Opens the store as its only writer: holds the lease until `close`. */
+export function openStoreAsWriter(settings: Settings, command: string, onLeaseLost: (error: Error) => void): { store: AlertStore; close(): void } {
+  const store = AlertStore.open(settings.databasePath);
+  try {
+    const lease = holdWriterLease(store, command, onLeaseLost);
+    return {
+      store,
+      close() {
+        lease.release();
+        store.close();
+      },
+    };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }

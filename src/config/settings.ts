@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigurationError, errorMessage } from '../errors.js';
 import { CLOUD_ENDPOINTS, CLOUDS, type Cloud } from './clouds.js';
@@ -94,6 +95,15 @@ const KEYS = {
   maxRetryAfter: { kind: 'duration', schema: duration('maxRetryAfter', { min: 0, max: 3_600_000 }).default(300_000) },
   callsPerMinute: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(100, 'must be at most 100 (the API quota)').default(100) },
   callsPerHour: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(1500, 'must be at most 1500 (the API quota)').default(1500) },
+  schedule: {
+    kind: 'string',
+    schema: z.string().trim().refine((v) => cron.validate(v), 'must be a cron expression such as "*/5 * * * *" (minute hour day month weekday, optional seconds first)').default('*/5 * * * *'),
+  },
+  scheduleJitter: { kind: 'duration', schema: duration('scheduleJitter', { min: 0, max: 3_600_000 }).default(0) },
+  healthPort: { kind: 'number', schema: z.number({ error: 'must be a port number' }).int('must be a port number').min(0).max(65_535, 'must be at most 65535').optional() },
+  healthHost: { kind: 'string', schema: z.string().trim().min(1).default('127.0.0.1') },
+  readyMaxAge: { kind: 'duration', schema: duration('readyMaxAge', { min: 1000, max: 7 * 86_400_000 }).default(30 * 60_000) },
+  shutdownTimeout: { kind: 'duration', schema: duration('shutdownTimeout', { min: 100, max: 600_000 }).default(30_000) },
   logLevel: { kind: 'string', schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info') },
 } satisfies Record<string, { kind: KeyKind; schema: z.ZodType }>;
 

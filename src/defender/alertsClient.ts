@@ -1,5 +1,6 @@
 // GET {base}/api/alerts: one page per call, within the API's quotas, with retries on what is transient and a
 // clear stop on what is not.
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
 import { decodeAccessToken, grantedPermissions } from '../auth/accessTokenClaims.js';
@@ -88,7 +89,7 @@ export function describeErrorBody(response: HttpResponse): string {
 
 export class DefenderAlertsClient {
   readonly stats: ApiCallStats = { requests: 0, retries: 0, throttled: 0, byStatus: {} };
-  private readonly limitedSend: (url: string, token: string) => Promise<HttpResponse>;
+  private readonly limitedSend: (url: string, token: string, signal?: AbortSignal) => Promise<HttpResponse>;
 
   constructor(
     private readonly options: AlertsClientOptions,
@@ -96,10 +97,11 @@ export class DefenderAlertsClient {
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
   ) {
-    this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour }, (url: string, token: string) => this.sendOnce(url, token));
+    this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour }, (url: string, token: string, signal?: AbortSignal) => this.sendOnce(url, token, signal));
   }
 
-  private async sendOnce(url: string, token: string): Promise<HttpResponse> {
+  private async sendOnce(url: string, token: string, signal?: AbortSignal): Promise<HttpResponse> {
+    signal?.throwIfAborted();
     this.stats.requests += 1;
     try {
       const response = await send(this.dispatcher, url, {
@@ -107,10 +109,12 @@ export class DefenderAlertsClient {
         headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'user-agent': this.options.userAgent },
         timeoutMs: this.options.requestTimeoutMs,
         maxBytes: this.options.maxResponseBytes,
+        signal,
       });
       this.stats.byStatus[response.status] = (this.stats.byStatus[response.status] ?? 0) + 1;
       return response;
     } catch (error) {
+      if (signal?.aborted) throw new AbortError(signal.reason as Error);
       if (error instanceof ResponseTooLargeError) throw new AbortError(new WindowTooLargeError(error.message));
       if (error instanceof HttpTimeoutError) throw new RetryableError(`the API gave ${error.message}`);
       throw new RetryableError(`network error: ${describeNetworkError(error)}`);
@@ -125,7 +129,7 @@ export class DefenderAlertsClient {
   }
 
   /** Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). */
-  async listAlerts(request: AlertsRequest): Promise<AlertsPage> {
+  async listAlerts(request: AlertsRequest, signal?: AbortSignal): Promise<AlertsPage> {
     const alerts: unknown[] = [];
     const seen = new Set<string>();
     let url: string | undefined = this.pageUrl(request);
@@ -135,7 +139,7 @@ export class DefenderAlertsClient {
         throw new SyncFailedError('The API returned an @odata.nextLink it had already given (a paging loop); stopped this pass to avoid reading forever.');
       }
       seen.add(url);
-      const page = await this.fetchWithRetries(url);
+      const page = await this.fetchWithRetries(url, signal);
       serverTime ??= page.serverTime;
       alerts.push(...page.alerts);
       url = page.nextLink && this.checkedNextLink(page.nextLink);
@@ -158,18 +162,18 @@ export class DefenderAlertsClient {
     return next.toString();
   }
 
-  private async fetchWithRetries(url: string): Promise<AlertsPage & { nextLink?: string }> {
+  private async fetchWithRetries(url: string, signal?: AbortSignal): Promise<AlertsPage & { nextLink?: string }> {
     let refreshedAfter401 = false;
     return pRetry(
       async () => {
         let token = await this.token(false);
-        let response = await this.limitedSend(url, token);
+        let response = await this.limitedSend(url, token, signal);
         if (response.status === 401 && !refreshedAfter401) {
           // An access token can be revoked or expire early: one forced refresh, one retry.
           refreshedAfter401 = true;
           this.logger.warn('the API answered 401; refreshing the access token once');
           token = await this.token(true);
-          response = await this.limitedSend(url, token);
+          response = await this.limitedSend(url, token, signal);
         }
         return this.interpret(response, token);
       },
@@ -179,15 +183,17 @@ export class DefenderAlertsClient {
         minTimeout: this.options.retryMinDelayMs,
         maxTimeout: this.options.retryMaxDelayMs,
         randomize: true,
+        ...(signal ? { signal } : {}),
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           const retryAfterMs = error instanceof RetryableError ? error.retryAfterMs : undefined;
           this.logger.warn({ attempt: attemptNumber, retriesLeft, retryAfterMs, reason: error.message }, 'alerts request failed');
           if (retriesLeft <= 0) return;
           this.stats.retries += 1;
-          if (retryAfterMs !== undefined) await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+          if (retryAfterMs !== undefined) await sleep(retryAfterMs, undefined, signal ? { signal } : {});
         },
       },
     ).catch((error: unknown) => {
+      if (signal?.aborted) throw signal.reason;
       if (error instanceof UserFacingError || error instanceof WindowTooLargeError) throw error;
       throw new SyncFailedError(`Reading alerts failed after ${this.options.maxRetries + 1} attempts: ${(error as Error).message}. The cursor was kept; the next pass continues from it.`, { cause: error });
     });

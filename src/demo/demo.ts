@@ -1,20 +1,23 @@
 // `mde-alert-sync demo`: the whole product with no Azure tenant. Starts the simulator, signs in through the
-// real device code flow (the simulated user approves it), syncs its alerts, lets analysts change some, syncs
-// again, and shows where the database is and what is in it.
+// real device code flow (the simulated user approves it), then runs the worker while simulated analysts keep
+// changing alerts, and on Ctrl-C (or after --passes) shows where the database is and what is in it.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { createLogger } from '../logger.js';
 import { describePass } from '../commands/sync.js';
 import { createWorker } from '../commands/worker.js';
-import { AlertStore } from '../store/alertStore.js';
-import { runSyncPass } from '../sync/syncPass.js';
+import { runCommand } from '../commands/run.js';
+import { openDatabase } from '../store/database.js';
 import { startSimulator } from '../simulator/simulator.js';
 
 export interface DemoOptions {
   directory: string;
   alerts: number;
   logLevel: string;
+  /** Stop by itself after this many passes; otherwise run until Ctrl-C. */
+  passes?: number;
+  intervalSeconds: number;
 }
 
 export async function demoCommand(options: DemoOptions, print: (line: string) => void): Promise<Settings> {
@@ -35,37 +38,52 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
       tokenCachePath: path.join(directory, 'token-cache.json'),
       lookback: '30d',
       pageSize: 100,
+      schedule: `*/${options.intervalSeconds} * * * * *`,
       logLevel: options.logLevel,
     },
   });
   const logger = createLogger({ level: settings.logLevel });
-  const worker = createWorker(settings, logger);
-  const store = AlertStore.open(settings.databasePath);
+  // Analysts keep working while the worker runs: new alerts arrive, others are triaged.
+  const churn = setInterval(() => {
+    simulator.api.createAlerts(1 + Math.floor(Math.random() * 3));
+    simulator.api.updateAlerts(2 + Math.floor(Math.random() * 5));
+  }, Math.max(1000, options.intervalSeconds * 800));
   try {
-    print('\nSigning in with the device code flow:');
-    const account = await worker.session.login((message) => print(`  ${message}`));
-    print(`  (the simulated user approved the code) signed in as ${account.username}\n`);
-
-    const pass = () => runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger });
-    print(`First sync (reads back 30 days): ${describePass(await pass())}`);
-    const created = simulator.api.createAlerts(12).length;
-    const changed = simulator.api.updateAlerts(25).length;
-    print(`Meanwhile analysts triaged ${changed} alerts and ${created} new alerts arrived.`);
-    print(`Second sync (incremental): ${describePass(await pass())}`);
-
-    const db = store.db;
+    const worker = createWorker(settings, logger);
+    try {
+      print('\nSigning in with the device code flow:');
+      const account = await worker.session.login((message) => print(`  ${message}`));
+      print(`  (the simulated user approved the code) signed in as ${account.username}\n`);
+    } finally {
+      await worker.close();
+    }
+    print(`Worker running: a pass now, then every ${options.intervalSeconds} s while alerts keep changing.${options.passes ? '' : ' Press Ctrl-C to stop.'}`);
+    let pass = 0;
+    await runCommand(settings, logger, {
+      command: 'demo',
+      ...(options.passes ? { stopAfterPasses: options.passes } : {}),
+      onPass: ({ result, error }) => {
+        pass += 1;
+        const label = pass === 1 ? 'first sync, reads back 30 days' : 'incremental';
+        print(result ? `Pass ${pass} (${label}): ${describePass(result)}` : `Pass ${pass} failed: ${(error as Error).message}`);
+      },
+    });
+  } finally {
+    clearInterval(churn);
+    await simulator.close();
+  }
+  const db = openDatabase(settings.databasePath, { readonly: true });
+  try {
     const bySeverity = db.prepare('SELECT severity, open_alerts FROM open_alerts_by_severity').all() as { severity: string; open_alerts: number }[];
     const total = (db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n;
     const changes = (db.prepare("SELECT count(*) AS n FROM alert_changes WHERE change = 'updated'").get() as { n: number }).n;
     print(`\nThe database holds ${total} alerts and ${changes} recorded changes.`);
     print(`Open alerts by severity: ${bySeverity.map((row) => `${row.severity} ${row.open_alerts}`).join(', ')}`);
-    print(`\nDatabase file: ${settings.databasePath}`);
-    print(`Try:  sqlite3 "${settings.databasePath}" "SELECT * FROM open_alerts_by_severity"`);
-    print(`      sqlite3 "${settings.databasePath}" "SELECT alert_id, change, changed_fields FROM alert_changes ORDER BY id DESC LIMIT 5"`);
-    return settings;
   } finally {
-    store.close();
-    await worker.close();
-    await simulator.close();
+    db.close();
   }
+  print(`\nDatabase file: ${settings.databasePath}`);
+  print(`Try:  sqlite3 "${settings.databasePath}" "SELECT * FROM open_alerts_by_severity"`);
+  print(`      sqlite3 "${settings.databasePath}" "SELECT alert_id, change, changed_fields FROM alert_changes ORDER BY id DESC LIMIT 5"`);
+  return settings;
 }

@@ -37,11 +37,14 @@ export interface SendOptions {
   body?: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Aborts the exchange (shutdown); the signal's reason is thrown. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Sends one request and reads the whole body, stopping at maxBytes and at timeoutMs for the whole exchange. */
 export async function send(dispatcher: Dispatcher, url: string, options: SendOptions): Promise<HttpResponse> {
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   try {
     const response = await request(url, {
       dispatcher,
@@ -68,7 +71,8 @@ export async function send(dispatcher: Dispatcher, url: string, options: SendOpt
     }
     return { status: response.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
   } catch (error) {
-    if (signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (timeout.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
       throw new HttpTimeoutError(options.timeoutMs);
     }
     throw error;

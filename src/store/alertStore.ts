@@ -1,5 +1,6 @@
 // The store as the sync engine sees it: open (and migrate), then commit each fully read window's rows and
 // the cursor that covers them in one transaction, so a crash at any point resumes exactly where it stopped.
+import { UserFacingError } from '../errors.js';
 import { formatInstant, type Instant } from '../instants.js';
 import { cursorStore, type CursorStore } from './cursorStore.js';
 import { openDatabase, storeError, type Db } from './database.js';
@@ -46,6 +47,7 @@ export class AlertStore {
     try {
       return this.db.transaction(work).immediate();
     } catch (error) {
+      if (error instanceof UserFacingError) throw error;
       throw storeError(error, this.file);
     }
   }

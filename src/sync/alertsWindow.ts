@@ -30,6 +30,8 @@ export interface ReadWindowsOptions {
   onServerClockMissing?(): void;
   /** Rounds of the same-instant scan before giving up (see readSingleInstant). */
   maxInstantScans?: number;
+  /** Stops between windows (shutdown); what was committed stays committed. */
+  signal?: AbortSignal;
 }
 
 export interface ReadWindowsResult {
@@ -62,6 +64,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   let splits = 0;
 
   const fetchWindow = async (from: Instant, to: Instant | null): Promise<(WindowAnswer & { full: boolean }) | 'too-large'> => {
+    options.signal?.throwIfAborted();
     try {
       const answer = await source.fetch(from, to, 0);
       return { ...answer, full: answer.alerts.length >= top };

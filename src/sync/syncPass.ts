@@ -21,6 +21,7 @@ export interface SyncPassResult {
   cursorBefore: string | null;
   cursorAfter: string | null;
   signedInUser: string;
+  tokenExpiresOn: Date | null;
   durationMs: number;
 }
 
@@ -30,6 +31,8 @@ export interface SyncPassDependencies {
   client: DefenderAlertsClient;
   tokens: TokenSource;
   logger: Logger;
+  /** Aborting it ends the pass between windows (or its in-flight request); the run is recorded 'interrupted'. */
+  signal?: AbortSignal;
 }
 
 /** The cursor belongs to the query it was read with: other filters are another stream, read from scratch. */
@@ -46,7 +49,7 @@ export function streamName(settings: Pick<Settings, 'severityFilter' | 'statusFi
 const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
 const formatOrNull = (instant: Instant | undefined): string | null => (instant === undefined ? null : formatInstant(instant));
 
-export async function runSyncPass({ settings, store, client, tokens, logger }: SyncPassDependencies): Promise<SyncPassResult> {
+export async function runSyncPass({ settings, store, client, tokens, logger, signal }: SyncPassDependencies): Promise<SyncPassResult> {
   const startedMs = Date.now();
   const stream = streamName(settings);
   const cursorBefore = store.cursors.get(stream);
@@ -67,10 +70,11 @@ export async function runSyncPass({ settings, store, client, tokens, logger }: S
     throttled: client.stats.throttled - statsBefore.throttled,
   });
   let username: string | null = null;
+  let tokenExpiresOn: Date | null = null;
 
   try {
     // Sign-in problems surface before any API call, with the message that says to run login.
-    username = (await tokens.accessToken()).username;
+    ({ username, expiresOn: tokenExpiresOn } = await tokens.accessToken());
     const previousUser = store.runs.lastSignedInUser();
     if (previousUser && previousUser !== username) {
       logger.warn({ previousUser, user: username }, "the signed-in user changed: a delegated token sees only the alerts of its user's device groups");
@@ -79,6 +83,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger }: S
     if (cursorBefore === undefined) logger.info({ stream, from: formatInstant(from) }, 'no cursor yet for this stream: the first sync reads back to the look-back');
     await readAlertWindows({
       from,
+      ...(signal ? { signal } : {}),
       top: settings.pageSize,
       localNow: () => instantFromMs(Date.now()),
       source: {
@@ -93,7 +98,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger }: S
             top: settings.pageSize,
             skip,
             expandEvidence: settings.expandEvidence,
-          });
+          }, signal);
         },
         isTooLarge: (error) => error instanceof WindowTooLargeError,
       },
@@ -106,12 +111,15 @@ export async function runSyncPass({ settings, store, client, tokens, logger }: S
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
     });
   } catch (error) {
+    const outcome = signal?.aborted ? 'interrupted' : 'failed';
     try {
-      store.write(() => store.runs.finish(runId, new Date().toISOString(), 'failed', passProgress(), errorMessage(error)));
+      store.write(() => store.runs.finish(runId, new Date().toISOString(), outcome, passProgress(), signal?.aborted ? 'stopped by a shutdown request' : errorMessage(error)));
     } catch (recordError) {
       logger.error({ reason: errorMessage(recordError) }, 'could not record the failed pass');
     }
-    logger.error({ runId, reason: errorMessage(error), ...totals, ...passProgress(), durationMs: Date.now() - startedMs }, 'sync pass failed');
+    const summary = { runId, ...totals, ...passProgress(), durationMs: Date.now() - startedMs };
+    if (outcome === 'interrupted') logger.info(summary, 'sync pass stopped for shutdown; committed windows are kept');
+    else logger.error({ ...summary, reason: errorMessage(error) }, 'sync pass failed');
     throw error;
   }
   store.write(() => store.runs.finish(runId, new Date().toISOString(), 'success', passProgress(), null));
@@ -122,6 +130,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger }: S
     cursorBefore: formatOrNull(cursorBefore),
     cursorAfter: formatOrNull(cursorAfter),
     signedInUser: username!,
+    tokenExpiresOn,
     durationMs: Date.now() - startedMs,
   };
   logger.info({ runId, ...totals, ...result.progress, cursor: result.cursorAfter, durationMs: result.durationMs }, 'sync pass finished');

@@ -35,7 +35,7 @@ export interface TestBed {
   dbPath: string;
   env: Record<string, string>;
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
-  spawnCli(args: string[], extraEnv?: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> };
+  spawnCli(args: string[], extraEnv?: Record<string, string>): RunningProcess;
   close(): Promise<void>;
 }
 
@@ -46,7 +46,14 @@ export const FAST_RETRIES = {
   MDE_ALERT_SYNC_REQUEST_TIMEOUT: '3s',
 };
 
-export function runProcess(command: string, args: string[], env: Record<string, string>, cwd = REPO_ROOT): { child: ChildProcess; done: Promise<CliResult> } {
+export interface RunningProcess {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  /** What it printed so far. */
+  output(): { stdout: string; stderr: string };
+}
+
+export function runProcess(command: string, args: string[], env: Record<string, string>, cwd = REPO_ROOT): RunningProcess {
   const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -58,7 +65,17 @@ export function runProcess(command: string, args: string[], env: Record<string, 
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return { child, done };
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export async function createTestBed(options: SimulatorOptions = {}, settings: Record<string, string> = {}): Promise<TestBed> {

@@ -1,0 +1,63 @@
+// `mde-alert-sync run`: the scheduled worker, with health and metrics, until SIGTERM / SIGINT.
+import type { Settings } from '../config/settings.js';
+import { WorkerMetrics } from '../daemon/metrics.js';
+import { startHealthServer } from '../daemon/healthServer.js';
+import { onShutdownSignals } from '../daemon/signals.js';
+import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
+import type { Logger } from '../logger.js';
+import { streamName } from '../sync/syncPass.js';
+import { createWorker, openStoreAsWriter } from './worker.js';
+
+export interface RunOptions {
+  command: 'run' | 'demo';
+  onPass?: SyncDaemonOptions['onPass'];
+  /** Stop by itself after this many passes (the demo in scripts and tests). */
+  stopAfterPasses?: number;
+  onStarted?: () => void;
+}
+
+export async function runCommand(settings: Settings, logger: Logger, options: RunOptions): Promise<void> {
+  let requestStop: (reason: NodeJS.Signals | Error | 'passes') => void = () => {};
+  const stopped = new Promise<NodeJS.Signals | Error | 'passes'>((resolve) => (requestStop = resolve));
+  const writer = openStoreAsWriter(settings, options.command, (error) => requestStop(error));
+  const store = writer.store;
+  const worker = createWorker(settings, logger);
+  const metrics = new WorkerMetrics(store.cursors, streamName(settings), worker.client.stats);
+  const daemon: SyncDaemon = new SyncDaemon({
+    settings,
+    store,
+    client: worker.client,
+    tokens: worker.session,
+    logger,
+    metrics,
+    onPass: (outcome) => {
+      options.onPass?.(outcome);
+      if (options.stopAfterPasses !== undefined && daemon.passes >= options.stopAfterPasses) requestStop('passes');
+    },
+  });
+  const health = settings.healthPort === undefined ? undefined : await startHealthServer(settings.healthHost, settings.healthPort, () => daemon.health(), () => metrics.text());
+  if (health) logger.info({ url: health.url }, 'health endpoints listening: /livez /readyz /metrics');
+  const removeSignalHandlers = onShutdownSignals((signal) => requestStop(signal));
+  daemon.start();
+  options.onStarted?.();
+
+  const reason = await stopped;
+  logger.info({ reason: reason instanceof Error ? reason.message : reason }, 'stopping: no new passes; the current one ends at its next window');
+  // A stop that hangs (a stuck request) must not keep a container from restarting.
+  const deadline = setTimeout(() => {
+    logger.error({ shutdownTimeoutMs: settings.shutdownTimeout }, 'shutdown took longer than shutdownTimeout: exiting now; committed data is safe');
+    process.exit(1);
+  }, settings.shutdownTimeout);
+  deadline.unref();
+  try {
+    await daemon.stop();
+    await health?.close();
+  } finally {
+    writer.close();
+    await worker.close();
+    removeSignalHandlers();
+    clearTimeout(deadline);
+  }
+  logger.info({ passes: daemon.passes }, 'stopped cleanly');
+  if (reason instanceof Error) throw reason;
+}

@@ -1,0 +1,148 @@
+// The long-running worker: a pass at start, then one per cron tick, never two at once. Transient failures
+// wait for the next tick. A signed-out worker stays up, reports unready, and does not call the identity
+// provider again until the token cache changes (someone ran `login`).
+import { statSync } from 'node:fs';
+import cron, { type ScheduledTask } from 'node-cron';
+import { SignInRequiredError, errorMessage } from '../errors.js';
+import type { Settings } from '../config/settings.js';
+import type { Logger } from '../logger.js';
+import type { AlertStore } from '../store/alertStore.js';
+import { runSyncPass, type SyncPassDependencies, type SyncPassResult } from '../sync/syncPass.js';
+import type { WorkerMetrics } from './metrics.js';
+
+export class ShutdownRequested extends Error {
+  constructor() {
+    super('shutdown requested');
+  }
+}
+
+export interface DaemonHealth {
+  live: boolean;
+  ready: boolean;
+  signedIn: boolean;
+  lastSuccessAt: string | null;
+  consecutiveFailures: number;
+  reasons: string[];
+}
+
+export interface SyncDaemonOptions extends Omit<SyncPassDependencies, 'signal'> {
+  metrics: WorkerMetrics;
+  /** Called after every pass, with its result or error (the demo prints it). */
+  onPass?: (outcome: { result?: SyncPassResult; error?: unknown }) => void;
+}
+
+function cacheStamp(file: string): string {
+  try {
+    const stat = statSync(file);
+    return `${stat.mtimeMs}:${stat.size}`;
+  } catch {
+    return 'absent';
+  }
+}
+
+export class SyncDaemon {
+  private task: ScheduledTask | undefined;
+  private current: Promise<void> | undefined;
+  private abort = new AbortController();
+  private stopping = false;
+  private signedOutAt: string | undefined; // token cache stamp when sign-in was last refused
+  private lastSuccessMs: number | null = null;
+  private consecutiveFailures = 0;
+  passes = 0;
+
+  constructor(private readonly options: SyncDaemonOptions) {}
+
+  private get settings(): Settings {
+    return this.options.settings;
+  }
+
+  private get logger(): Logger {
+    return this.options.logger;
+  }
+
+  get store(): AlertStore {
+    return this.options.store;
+  }
+
+  start(): void {
+    this.task = cron.schedule(this.settings.schedule, () => this.tick('schedule'), {
+      name: 'sync',
+      ...(this.settings.scheduleJitter > 0 ? { maxRandomDelay: this.settings.scheduleJitter } : {}),
+    });
+    this.logger.info({ schedule: this.settings.schedule, jitterMs: this.settings.scheduleJitter }, 'worker started; first pass now');
+    this.tick('start');
+  }
+
+  /** Starts a pass unless one is running, the worker is stopping, or it is signed out with an unchanged cache. */
+  tick(reason: 'start' | 'schedule'): void {
+    if (this.stopping) return;
+    if (this.current) {
+      this.options.metrics.tickSkipped('pass_running');
+      this.logger.warn({ reason }, 'the previous pass is still running: this tick is skipped');
+      return;
+    }
+    if (this.signedOutAt !== undefined) {
+      if (cacheStamp(this.settings.tokenCachePath) === this.signedOutAt) {
+        this.options.metrics.tickSkipped('signed_out');
+        this.logger.warn('signed out: waiting for "mde-alert-sync login" before calling the identity provider again');
+        return;
+      }
+      this.logger.info('the token cache changed: trying the new sign-in');
+    }
+    this.current = this.pass().finally(() => {
+      this.current = undefined;
+    });
+  }
+
+  private async pass(): Promise<void> {
+    this.passes += 1;
+    try {
+      const result = await runSyncPass({ ...this.options, signal: this.abort.signal });
+      this.signedOutAt = undefined;
+      this.lastSuccessMs = Date.now();
+      this.consecutiveFailures = 0;
+      this.options.metrics.passFinished('success', result, 0);
+      this.options.onPass?.({ result });
+    } catch (error) {
+      if (this.abort.signal.aborted) {
+        this.options.metrics.passFinished('interrupted', undefined, this.consecutiveFailures);
+        return;
+      }
+      if (error instanceof SignInRequiredError) {
+        this.signedOutAt = cacheStamp(this.settings.tokenCachePath);
+        this.options.metrics.passFinished('signed_out', undefined, ++this.consecutiveFailures);
+        this.logger.error({ reason: error.message }, 'signed out: the worker keeps running and reports unready until "mde-alert-sync login" is run');
+      } else {
+        this.options.metrics.passFinished('failed', undefined, ++this.consecutiveFailures);
+        this.logger.warn({ reason: errorMessage(error), consecutiveFailures: this.consecutiveFailures }, 'pass failed; retrying at the next tick');
+      }
+      this.options.onPass?.({ error });
+    }
+  }
+
+  health(nowMs = Date.now()): DaemonHealth {
+    const reasons: string[] = [];
+    const signedIn = this.signedOutAt === undefined;
+    if (!signedIn) reasons.push('signed out: run "mde-alert-sync login"');
+    if (this.lastSuccessMs === null) reasons.push('no successful pass yet');
+    else if (nowMs - this.lastSuccessMs > this.settings.readyMaxAge) reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
+    if (this.stopping) reasons.push('shutting down');
+    return {
+      live: true,
+      ready: reasons.length === 0,
+      signedIn,
+      lastSuccessAt: this.lastSuccessMs === null ? null : new Date(this.lastSuccessMs).toISOString(),
+      consecutiveFailures: this.consecutiveFailures,
+      reasons,
+    };
+  }
+
+  /** Stops scheduling and ends the running pass at its next window boundary (or aborts its request). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.task?.stop();
+    await this.task?.destroy();
+    this.abort.abort(new ShutdownRequested());
+    await this.current;
+  }
+}
