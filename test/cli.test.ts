@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, type TestBed } from './support/harness.js';
+import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, waitFor, type TestBed } from './support/harness.js';
 
 const env = { PATH: process.env.PATH ?? '' };
 const beds: TestBed[] = [];
@@ -12,7 +12,7 @@ after(async () => {
 
 describe('command line', () => {
   it('has --help on every command and exits 2 on usage errors', async () => {
-    for (const command of ['login', 'logout', 'sync', 'status', 'migrate', 'demo', 'simulator']) {
+    for (const command of ['login', 'logout', 'sync', 'run', 'status', 'migrate', 'demo', 'simulator']) {
       const result = await runProcess(process.execPath, [CLI, command, '--help'], env).done;
       assert.equal(result.code, 0, command);
       assert.match(result.stdout, new RegExp(`Usage: mde-alert-sync ${command}`));
@@ -22,16 +22,29 @@ describe('command line', () => {
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);
   });
 
-  it('demo signs in through the device code flow, syncs a few hundred alerts and says where the file is', async () => {
+  it('demo signs in through the device code flow, runs the worker while alerts change, and stops on Ctrl-C with a summary', async () => {
     const dir = tempDir('demo-');
-    const result = await runProcess(process.execPath, [CLI, 'demo', '--dir', dir], env, dir).done;
+    const demo = runProcess(process.execPath, [CLI, 'demo', '--dir', dir, '--interval', '1'], env, dir);
+    await waitFor('three passes', () => /Pass 3 \(incremental\)/.test(demo.output().stdout));
+    demo.child.kill('SIGINT');
+    const result = await demo.done;
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /enter the code \w+ to authenticate/);
-    assert.match(result.stdout, /First sync \(reads back 30 days\): 300 new/);
-    assert.match(result.stdout, /Second sync \(incremental\): \d+ new, \d+ updated/);
+    assert.match(result.stdout, /Press Ctrl-C to stop/);
+    assert.match(result.stdout, /Pass 1 \(first sync, reads back 30 days\): \d{3} new/);
+    assert.match(result.stdout, /Pass 2 \(incremental\): \d+ new, \d+ updated/);
     const dbPath = path.join(dir, 'alerts.db');
     assert.match(result.stdout, new RegExp(`Database file: ${dbPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
     assert.ok(count(dbPath, 'SELECT count(*) FROM alerts') >= 300);
+    assert.ok(count(dbPath, "SELECT count(*) FROM alert_changes WHERE change = 'updated'") > 0, 'changes made while the worker ran were recorded');
+  });
+
+  it('demo --passes stops by itself', async () => {
+    const dir = tempDir('demo-');
+    const result = await runProcess(process.execPath, [CLI, 'demo', '--dir', dir, '--interval', '1', '--passes', '2', '--alerts', '50'], env, dir).done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Pass 2 \(incremental\)/);
+    assert.doesNotMatch(result.stdout, /Pass 3/);
   });
 
   it('migrate creates the schema, status reports runs, cursor, counts and the session without secrets', async () => {
@@ -39,8 +52,8 @@ describe('command line', () => {
     beds.push(bed);
     const migrated = await bed.cli(['migrate']);
     assert.equal(migrated.code, 0, migrated.stderr);
-    assert.match(migrated.stdout, /Applied 001_initial\.sql/);
-    assert.match((await bed.cli(['migrate'])).stdout, /is up to date \(schema version 1\)/);
+    assert.match(migrated.stdout, /Applied 001_initial\.sql, 002_worker_lease\.sql/);
+    assert.match((await bed.cli(['migrate'])).stdout, /is up to date \(schema version 2\)/);
     await signedIn(bed);
     assert.equal((await bed.cli(['sync'])).code, 0);
     const status = await bed.cli(['status']);
@@ -79,7 +92,7 @@ describe('command line', () => {
     await signedIn(bed);
     const result = await bed.cli(['sync']);
     assert.equal(result.code, 5);
-    assert.match(result.stderr, /schema version 7, newer than this mde-alert-sync knows \(1\)\. Upgrade mde-alert-sync; the database was not changed/);
+    assert.match(result.stderr, /schema version 7, newer than this mde-alert-sync knows \(2\)\. Upgrade mde-alert-sync; the database was not changed/);
     assert.equal(bed.sim.api.requests.length, 0);
   });
 });

@@ -1,0 +1,33 @@
+# mde-alert-sync worker image. Build: docker build --network host -t mde-alert-sync .
+# Run:   docker run -d -v mde-data:/data -e MDE_ALERT_SYNC_TENANT_ID=… -e MDE_ALERT_SYNC_CLIENT_ID=… mde-alert-sync
+# Sign in once: docker run --rm -it -v mde-data:/data -e … mde-alert-sync login
+
+# Build stage: compilers for the native better-sqlite3 addon, dev dependencies for TypeScript.
+FROM node:22-bookworm AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# Final stage: no compilers, no dev dependencies, non-root, database on /data.
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    MDE_ALERT_SYNC_DATABASE_PATH=/data/alerts.db \
+    MDE_ALERT_SYNC_HEALTH_PORT=8080 \
+    MDE_ALERT_SYNC_HEALTH_HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY migrations ./migrations
+COPY config ./config
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=2m --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MDE_ALERT_SYNC_HEALTH_PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "/app/dist/cli.js"]
+CMD ["run"]

@@ -1,0 +1,86 @@
+// The container image, built from the repository and run for real: `npm run test:docker` (CI runs it after
+// starting a Docker engine). The simulator runs in this process; containers share the host network.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { count, REPO_ROOT, tempDir, waitFor } from '../support/harness.js';
+import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
+
+const IMAGE = 'mde-alert-sync:test';
+const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 20 * 60_000 });
+const containers: string[] = [];
+
+before(() => {
+  const build = docker('build', '--network', 'host', '-t', IMAGE, REPO_ROOT);
+  assert.equal(build.status, 0, `docker build failed:\n${build.stdout.slice(-3000)}\n${build.stderr.slice(-3000)}`);
+});
+after(() => {
+  for (const name of containers) docker('rm', '-f', name);
+});
+
+function dataDir(): string {
+  const dir = tempDir('docker-');
+  chmodSync(dir, 0o777); // the container's user (node, uid 1000) writes there
+  return dir;
+}
+
+describe('container image', () => {
+  it('is small and safe: non-root, no compilers, no dev dependencies, run by default, healthcheck on /readyz', () => {
+    const config = JSON.parse(execFileSync('docker', ['image', 'inspect', IMAGE], { encoding: 'utf8' }))[0].Config;
+    assert.equal(config.User, 'node');
+    assert.deepEqual(config.Cmd, ['run']);
+    assert.match(JSON.stringify(config.Healthcheck), /readyz/);
+    assert.ok(Object.keys(config.Volumes ?? {}).includes('/data'));
+    const probe = docker('run', '--rm', '--network', 'host', '--entrypoint', 'sh', IMAGE, '-c', 'command -v g++ make python3 || true; ls node_modules | grep -E "^(typescript|tsx|@types)$" || true');
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.equal(probe.stdout.trim(), '', `found in the final image: ${probe.stdout}`);
+  });
+
+  it('runs the demo on a read-only root filesystem and writes the database to the volume', () => {
+    const data = dataDir();
+    const demo = docker('run', '--rm', '--read-only', '--network', 'host', '-v', `${data}:/data`, IMAGE, 'demo', '--dir', '/data/demo', '--passes', '2', '--interval', '1', '--alerts', '120');
+    assert.equal(demo.status, 0, `${demo.stdout}\n${demo.stderr}`);
+    assert.match(demo.stdout, /Pass 2 \(incremental\)/);
+    assert.ok(count(path.join(data, 'demo', 'alerts.db'), 'SELECT count(*) FROM alerts') >= 120);
+  });
+
+  describe('against the simulator', () => {
+    let sim: Simulator;
+    before(async () => {
+      sim = await startSimulator({ initialAlerts: 150, identity: { autoApproveAfterMs: 0 }, host: '127.0.0.1' });
+    });
+    after(async () => sim.close());
+
+    it('signs in, becomes healthy, writes alerts to the mounted volume and stops cleanly on SIGTERM', async () => {
+      const data = dataDir();
+      sim.writeCaFile(path.join(data, 'ca.pem'));
+      const env = [
+        `MDE_ALERT_SYNC_TENANT_ID=${sim.tenantId}`,
+        `MDE_ALERT_SYNC_CLIENT_ID=${sim.clientId}`,
+        `MDE_ALERT_SYNC_AUTHORITY_URL=${sim.authorityUrl}`,
+        `MDE_ALERT_SYNC_API_BASE_URL=${sim.apiBaseUrl}`,
+        'MDE_ALERT_SYNC_CA_FILE=/data/ca.pem',
+        'MDE_ALERT_SYNC_SCHEDULE=*/2 * * * * *',
+        `MDE_ALERT_SYNC_HEALTH_PORT=${20_000 + Math.floor(Math.random() * 20_000)}`,
+      ].flatMap((e) => ['-e', e]);
+      const login = docker('run', '--rm', '--read-only', '--network', 'host', '-v', `${data}:/data`, ...env, IMAGE, 'login');
+      assert.equal(login.status, 0, login.stderr);
+      assert.match(login.stdout, /Signed in as analyst@contoso\.example/);
+
+      const name = `mde-alert-sync-test-${process.pid}`;
+      containers.push(name);
+      const started = docker('run', '-d', '--name', name, '--read-only', '--network', 'host', '-v', `${data}:/data`, '--health-interval=1s', '--health-start-period=0s', '--health-retries=1', ...env, IMAGE);
+      assert.equal(started.status, 0, started.stderr);
+      await waitFor('a healthy container', () => docker('inspect', '--format', '{{.State.Health.Status}}', name).stdout.trim() === 'healthy', 90_000);
+      assert.ok(existsSync(path.join(data, 'alerts.db')));
+      await waitFor('alerts in the volume', () => count(path.join(data, 'alerts.db'), 'SELECT count(*) FROM alerts') === 150, 30_000);
+
+      const stop = docker('stop', '--time', '30', name);
+      assert.equal(stop.status, 0, stop.stderr);
+      assert.equal(docker('inspect', '--format', '{{.State.ExitCode}}', name).stdout.trim(), '0');
+      assert.match(docker('logs', name).stdout, /"msg":"stopped cleanly"/);
+    });
+  });
+});
