@@ -9,7 +9,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+COPY migrations ./migrations
+COPY config ./config
+# What the final stage needs, and only that: compiled code, production dependencies, migrations, config.
+RUN npm run build && npm prune --omit=dev && rm -rf src tsconfig.json package-lock.json
 
 # Final stage: no compilers, no dev dependencies, non-root, database on /data.
 FROM node:22-bookworm-slim
@@ -18,11 +21,8 @@ ENV NODE_ENV=production \
     MDE_ALERT_SYNC_HEALTH_PORT=8080 \
     MDE_ALERT_SYNC_HEALTH_HOST=0.0.0.0
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json ./
-COPY migrations ./migrations
-COPY config ./config
+# One layer for the application (root-owned, read-only to the worker), one for the data directory.
+COPY --from=build /app /app
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -5,11 +5,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { count, REPO_ROOT, tempDir, waitFor } from '../support/harness.js';
+import { count, REPO_ROOT, runProcess, tempDir, waitFor } from '../support/harness.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 
 const IMAGE = 'mde-alert-sync:test';
 const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 20 * 60_000 });
+// While the simulator serves from this process, docker must not block its event loop.
+const dockerAsync = async (...args: string[]) => {
+  const result = await runProcess('docker', args, { PATH: process.env.PATH ?? '' }).done;
+  return { status: result.code, stdout: result.stdout, stderr: result.stderr };
+};
 const containers: string[] = [];
 
 before(() => {
@@ -33,7 +38,7 @@ describe('container image', () => {
     assert.deepEqual(config.Cmd, ['run']);
     assert.match(JSON.stringify(config.Healthcheck), /readyz/);
     assert.ok(Object.keys(config.Volumes ?? {}).includes('/data'));
-    const probe = docker('run', '--rm', '--network', 'host', '--entrypoint', 'sh', IMAGE, '-c', 'command -v g++ make python3 || true; ls node_modules | grep -E "^(typescript|tsx|@types)$" || true');
+    const probe = docker('run', '--rm', '--network', 'host', '--entrypoint', 'sh', IMAGE, '-c', 'command -v g++ make python3 || true; ls node_modules node_modules/@types | grep -E "^(typescript|tsx|better-sqlite3)$" | grep -v better-sqlite3 || true; test -d node_modules/@types/better-sqlite3 && echo @types/better-sqlite3 || true');
     assert.equal(probe.status, 0, probe.stderr);
     assert.equal(probe.stdout.trim(), '', `found in the final image: ${probe.stdout}`);
   });
@@ -65,22 +70,22 @@ describe('container image', () => {
         'MDE_ALERT_SYNC_SCHEDULE=*/2 * * * * *',
         `MDE_ALERT_SYNC_HEALTH_PORT=${20_000 + Math.floor(Math.random() * 20_000)}`,
       ].flatMap((e) => ['-e', e]);
-      const login = docker('run', '--rm', '--read-only', '--network', 'host', '-v', `${data}:/data`, ...env, IMAGE, 'login');
+      const login = await dockerAsync('run', '--rm', '--read-only', '--network', 'host', '-v', `${data}:/data`, ...env, IMAGE, 'login');
       assert.equal(login.status, 0, login.stderr);
       assert.match(login.stdout, /Signed in as analyst@contoso\.example/);
 
       const name = `mde-alert-sync-test-${process.pid}`;
       containers.push(name);
-      const started = docker('run', '-d', '--name', name, '--read-only', '--network', 'host', '-v', `${data}:/data`, '--health-interval=1s', '--health-start-period=0s', '--health-retries=1', ...env, IMAGE);
+      const started = await dockerAsync('run', '-d', '--name', name, '--read-only', '--network', 'host', '-v', `${data}:/data`, '--health-interval=1s', '--health-start-period=0s', '--health-retries=1', ...env, IMAGE);
       assert.equal(started.status, 0, started.stderr);
-      await waitFor('a healthy container', () => docker('inspect', '--format', '{{.State.Health.Status}}', name).stdout.trim() === 'healthy', 90_000);
+      await waitFor('a healthy container', async () => (await dockerAsync('inspect', '--format', '{{.State.Health.Status}}', name)).stdout.trim() === 'healthy', 90_000);
       assert.ok(existsSync(path.join(data, 'alerts.db')));
       await waitFor('alerts in the volume', () => count(path.join(data, 'alerts.db'), 'SELECT count(*) FROM alerts') === 150, 30_000);
 
-      const stop = docker('stop', '--time', '30', name);
+      const stop = await dockerAsync('stop', '--time', '30', name);
       assert.equal(stop.status, 0, stop.stderr);
       assert.equal(docker('inspect', '--format', '{{.State.ExitCode}}', name).stdout.trim(), '0');
-      assert.match(docker('logs', name).stdout, /"msg":"stopped cleanly"/);
+      assert.match((await dockerAsync('logs', name)).stdout, /"msg":"stopped cleanly"/);
     });
   });
 });
