@@ -123,8 +123,6 @@ export interface Settings extends Omit<RawSettings, 'cloud'> {
   apiBaseUrl: string;
   scope: string;
   tokenCachePath: string;
-  /** Where each value came from, for messages. */
-  source: { file?: string };
 }
 
 export function envName(key: string): string {
@@ -186,8 +184,6 @@ export interface LoadOptions {
   needsIdentity?: boolean;
   /** Values set by the program itself (the demo), below the file and environment. */
   defaults?: Partial<Record<ConfigKey, unknown>>;
-  /** Environment variables that are not configuration keys but belong to the program. */
-  extraEnv?: string[];
 }
 
 export function loadSettings(options: LoadOptions = {}): Settings {
@@ -209,7 +205,7 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     }
   }
   const envKeys = new Map(CONFIG_KEYS.map((key) => [envName(key), key]));
-  const allowedEnv = new Set([CONFIG_PATH_ENV, ...(options.extraEnv ?? [])]);
+  const allowedEnv = new Set([CONFIG_PATH_ENV]);
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || text === undefined || allowedEnv.has(name)) continue;
     const key = envKeys.get(name);
@@ -245,10 +241,10 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   if (problems.length > 0 || !result.success) {
     throw new ConfigurationError(`Invalid configuration${file ? ` (${file})` : ''}; nothing was done:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return resolveSettings(result.data, file);
+  return resolveSettings(result.data);
 }
 
-function resolveSettings(raw: RawSettings, file: string | undefined): Settings {
+function resolveSettings(raw: RawSettings): Settings {
   const cloud = CLOUD_ENDPOINTS[raw.cloud];
   const databasePath = path.resolve(raw.databasePath);
   return {
@@ -259,6 +255,5 @@ function resolveSettings(raw: RawSettings, file: string | undefined): Settings {
     scope: raw.scope ?? cloud.scope,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
     tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
-    source: file ? { file } : {},
   };
 }

@@ -6,7 +6,6 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { SignInRequiredError, errorMessage } from '../errors.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import type { AlertStore } from '../store/alertStore.js';
 import { runSyncPass, type SyncPassDependencies, type SyncPassResult } from '../sync/syncPass.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -58,10 +57,6 @@ export class SyncDaemon {
 
   private get logger(): Logger {
     return this.options.logger;
-  }
-
-  get store(): AlertStore {
-    return this.options.store;
   }
 
   start(): void {
