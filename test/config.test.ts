@@ -15,7 +15,7 @@ describe('configuration', () => {
   it('reads the example file, lets MDE_ALERT_SYNC_<KEY> override it, and derives endpoints from the cloud', () => {
     const file = path.join(dir, 'a.yaml');
     writeFileSync(file, `tenantId: ${TENANT}\nclientId: ${CLIENT}\ncloud: gcc-high\npageSize: 500\nseverityFilter: [High, Medium]\nlookback: 30d\n`);
-    const settings = loadSettings({ configPath: file, env: { MDE_ALERT_SYNC_PAGE_SIZE: '250', MDE_ALERT_SYNC_STATUS_FILTER: 'New,InProgress' }, needsIdentity: true });
+    const settings = loadSettings({ configPath: file, env: { MDE_ALERT_SYNC_PAGE_SIZE: '250', MDE_ALERT_SYNC_STATUS_FILTER: 'New,InProgress', MDE_ALERT_SYNC_TOKEN_CACHE_KEY: 'k'.repeat(20) }, needsIdentity: true });
     assert.equal(settings.pageSize, 250);
     assert.deepEqual(settings.severityFilter, ['High', 'Medium']);
     assert.deepEqual(settings.statusFilter, ['New', 'InProgress']);
@@ -23,7 +23,7 @@ describe('configuration', () => {
     assert.equal(settings.authorityHost, 'https://login.microsoftonline.us');
     assert.equal(settings.apiBaseUrl, 'https://api-gov.securitycenter.microsoft.us');
     assert.equal(settings.scope, 'https://api-gov.securitycenter.microsoft.us/.default');
-    const example = loadSettings({ configPath: 'config/mde-alert-sync.example.yaml', env: {}, needsIdentity: true });
+    const example = loadSettings({ configPath: 'config/mde-alert-sync.example.yaml', env: { MDE_ALERT_SYNC_TOKEN_CACHE_KEY: 'x'.repeat(32) }, needsIdentity: true });
     assert.equal(example.cloud, 'commercial');
   });
 

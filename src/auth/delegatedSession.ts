@@ -68,7 +68,7 @@ export class DelegatedSession implements TokenSource {
         // A host we were told to use is trusted as given, without Microsoft's instance discovery call.
         ...(isPublicCloudHost ? {} : { knownAuthorities: [authorityHost.host] }),
       },
-      cache: { cachePlugin: tokenCacheFilePlugin(settings.tokenCachePath) },
+      cache: { cachePlugin: tokenCacheFilePlugin(settings.tokenCachePath, settings.tokenCacheKey, logger) },
       system: {
         networkClient: msalNetworkClient(dispatcher),
         loggerOptions: {
@@ -120,10 +120,17 @@ export class DelegatedSession implements TokenSource {
     return result.account;
   }
 
+  /** Forgets every account; a cache that cannot be opened (wrong key, damaged) is removed all the same. */
   async logout(): Promise<AccountInfo[]> {
     const cache = this.app.getTokenCache();
-    const accounts = await cache.getAllAccounts();
-    for (const account of accounts) await cache.removeAccount(account);
+    let accounts: AccountInfo[] = [];
+    try {
+      accounts = await cache.getAllAccounts();
+      for (const account of accounts) await cache.removeAccount(account);
+    } catch (error) {
+      if (!(error instanceof UserFacingError)) throw error;
+      this.logger.warn({ reason: error.message }, 'the token cache could not be opened; removing it');
+    }
     removeCacheFile(this.settings.tokenCachePath);
     return accounts;
   }
@@ -135,6 +142,7 @@ export class DelegatedSession implements TokenSource {
       const result = await this.app.acquireTokenSilent({ account, scopes: this.scopes, forceRefresh: options.forceRefresh ?? false });
       return { token: result.accessToken, expiresOn: result.expiresOn, username: account.username };
     } catch (error) {
+      if (error instanceof UserFacingError) throw error; // the token cache itself is unreadable
       if (isSignInNeeded(error)) {
         // MSAL forgets a rejected refresh token only in memory; removing the account clears it on disk too.
         await this.app.getTokenCache().removeAccount(account);

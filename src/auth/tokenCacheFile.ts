@@ -1,9 +1,13 @@
 // Persists MSAL's token cache through its cache plugin interface, so that a restart refreshes silently
-// with the stored refresh token. Written atomically (temp file + rename) with mode 0600.
+// with the stored refresh token. Sealed with the configured key (plaintext only when asked for), written
+// atomically (temp file + rename) with mode 0600.
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
+import { TOKEN_CACHE_KEY_ENV } from '../config/settings.js';
 import { ConfigurationError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isSealed, openTokenCache, sealTokenCache, TokenCacheUnreadableError } from './tokenCacheCipher.js';
 
 export function readCacheFile(file: string): string | undefined {
   try {
@@ -26,19 +30,50 @@ export function removeCacheFile(file: string): void {
   rmSync(file, { force: true });
 }
 
-export function tokenCacheFilePlugin(file: string): ICachePlugin {
+const RECOVER = 'Run "mde-alert-sync logout", then "mde-alert-sync login".';
+
+/** The MSAL cache JSON held in `file`, opened with `key`; undefined when there is no file yet. */
+export function readTokenCache(file: string, key: string | undefined): string | undefined {
+  const contents = readCacheFile(file);
+  if (contents === undefined) return undefined;
+  let json = contents;
+  if (isSealed(contents)) {
+    if (!key) throw new ConfigurationError(`The token cache ${file} is encrypted, and no key is configured: set ${TOKEN_CACHE_KEY_ENV} or tokenCacheKeyFile to the key it was written with. ${RECOVER}`);
+    try {
+      json = openTokenCache(contents, key);
+    } catch (error) {
+      if (error instanceof TokenCacheUnreadableError) throw new ConfigurationError(`The token cache ${file} is unreadable: ${error.message}. Check the key; otherwise ${RECOVER}`);
+      throw error;
+    }
+  }
+  try {
+    const parsed = JSON.parse(json) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+  } catch {
+    throw new ConfigurationError(`The token cache ${file} is not a token cache this program wrote (it cannot be parsed). ${RECOVER}`);
+  }
+  return json;
+}
+
+export function tokenCacheFilePlugin(file: string, key: string | undefined, logger: Logger): ICachePlugin {
+  let warnedPlaintext = false;
   return {
     async beforeCacheAccess(context: TokenCacheContext): Promise<void> {
-      const contents = readCacheFile(file);
-      if (contents === undefined) return;
-      try {
-        context.tokenCache.deserialize(contents);
-      } catch {
-        throw new ConfigurationError(`The token cache ${file} is not a token cache this program wrote (it could not be parsed). Delete it or run "mde-alert-sync logout", then "mde-alert-sync login".`);
-      }
+      const json = readTokenCache(file, key);
+      if (json !== undefined) context.tokenCache.deserialize(json);
     },
     async afterCacheAccess(context: TokenCacheContext): Promise<void> {
-      if (context.cacheHasChanged) writeFileAtomic(file, context.tokenCache.serialize());
+      if (!context.cacheHasChanged) return;
+      const serialized = context.tokenCache.serialize();
+      if (key) {
+        writeFileAtomic(file, sealTokenCache(serialized, key, readCacheFile(file)));
+        return;
+      }
+      if (!warnedPlaintext) {
+        logger.warn({ file }, `the token cache (with its refresh token) is stored UNENCRYPTED because plaintextTokenCache is true; set ${TOKEN_CACHE_KEY_ENV} to encrypt it`);
+        warnedPlaintext = true;
+      }
+      writeFileAtomic(file, serialized);
     },
   };
 }

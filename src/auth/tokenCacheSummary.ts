@@ -1,6 +1,7 @@
 // What the persisted token cache says about the session, read without any network call and without
 // revealing a token: the account, when its access token expires, whether a refresh token is held.
-import { readCacheFile } from './tokenCacheFile.js';
+import { errorMessage } from '../errors.js';
+import { readTokenCache } from './tokenCacheFile.js';
 
 export interface TokenCacheSummary {
   file: string;
@@ -10,9 +11,15 @@ export interface TokenCacheSummary {
   problem?: string;
 }
 
-export function summarizeTokenCache(file: string): TokenCacheSummary {
+export function summarizeTokenCache(file: string, key: string | undefined): TokenCacheSummary {
   const summary: TokenCacheSummary = { file, account: null, accessTokenExpiresAt: null, hasRefreshToken: false };
-  const contents = readCacheFile(file);
+  let contents: string | undefined;
+  try {
+    contents = readTokenCache(file, key);
+  } catch (error) {
+    summary.problem = errorMessage(error);
+    return summary;
+  }
   if (contents === undefined) return summary;
   try {
     const cache = JSON.parse(contents) as {

@@ -11,7 +11,7 @@ export interface StatusReport {
 }
 
 export function collectStatus(settings: Settings): StatusReport {
-  const token = summarizeTokenCache(settings.tokenCachePath);
+  const token = summarizeTokenCache(settings.tokenCachePath, settings.tokenCacheKey);
   if (!existsSync(settings.databasePath)) return { database: settings.databasePath, store: null, token };
   const db = openDatabase(settings.databasePath, { readonly: true });
   try {
@@ -50,7 +50,7 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
     }
   }
   lines.push(`Sign-in (${token.file}):`);
-  if (token.problem) lines.push(`  ${token.problem}: run "mde-alert-sync logout", then "login"`);
+  if (token.problem) lines.push(`  ${token.problem}`);
   else if (!token.account) lines.push('  nobody is signed in: run "mde-alert-sync login"');
   else {
     lines.push(`  account ${token.account}; refresh token ${token.hasRefreshToken ? 'held' : 'missing: run "mde-alert-sync login"'}`);

@@ -11,6 +11,9 @@ import { parseDuration } from './durations.js';
 
 export const ENV_PREFIX = 'MDE_ALERT_SYNC_';
 export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
+/** The token cache key is a secret: only from the environment (or a key file), never from the config file. */
+export const TOKEN_CACHE_KEY_ENV = `${ENV_PREFIX}TOKEN_CACHE_KEY`;
+const MIN_KEY_LENGTH = 16;
 
 export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
 export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
@@ -79,6 +82,21 @@ const KEYS = {
   caFile: { kind: 'string', schema: pemFile.optional() },
   databasePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').default('data/mde-alerts.db') },
   tokenCachePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').optional() },
+  tokenCacheKeyFile: {
+    kind: 'string',
+    schema: z
+      .string()
+      .min(1)
+      .superRefine((file, ctx) => {
+        try {
+          if (readFileSync(file, 'utf8').trim().length < MIN_KEY_LENGTH) ctx.addIssue({ code: 'custom', message: `${file} must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` });
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})` });
+        }
+      })
+      .optional(),
+  },
+  plaintextTokenCache: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(false) },
   lookback: { kind: 'duration', schema: duration('lookback', { min: 60_000, max: 365 * 86_400_000 }).default(180 * 86_400_000) },
   pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).default(MAX_PAGE_SIZE) },
   expandEvidence: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
@@ -123,6 +141,8 @@ export interface Settings extends Omit<RawSettings, 'cloud'> {
   apiBaseUrl: string;
   scope: string;
   tokenCachePath: string;
+  /** Key material for the token cache, from MDE_ALERT_SYNC_TOKEN_CACHE_KEY or tokenCacheKeyFile. */
+  tokenCacheKey: string | undefined;
 }
 
 export function envName(key: string): string {
@@ -205,7 +225,9 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     }
   }
   const envKeys = new Map(CONFIG_KEYS.map((key) => [envName(key), key]));
-  const allowedEnv = new Set([CONFIG_PATH_ENV]);
+  const allowedEnv = new Set([CONFIG_PATH_ENV, TOKEN_CACHE_KEY_ENV]);
+  const envKey = env[TOKEN_CACHE_KEY_ENV];
+  if (envKey !== undefined && envKey.trim().length < MIN_KEY_LENGTH) problems.push(`${TOKEN_CACHE_KEY_ENV}: must hold at least ${MIN_KEY_LENGTH} characters (e.g. from "openssl rand -base64 32")`);
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || text === undefined || allowedEnv.has(name)) continue;
     const key = envKeys.get(name);
@@ -234,6 +256,9 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     const data = result.success ? result.data : (merged as Partial<RawSettings>);
     if (!data.tenantId) problems.push(`tenantId: required; set it in the config file or ${envName('tenantId')}`);
     if (!data.clientId) problems.push(`clientId: required; set it in the config file or ${envName('clientId')}`);
+    if (envKey === undefined && !data.tokenCacheKeyFile && data.plaintextTokenCache !== true) {
+      problems.push(`${TOKEN_CACHE_KEY_ENV}: the token cache is encrypted at rest and needs a key: set ${TOKEN_CACHE_KEY_ENV} (e.g. from "openssl rand -base64 32") or tokenCacheKeyFile; or set plaintextTokenCache: true to keep it unencrypted (not recommended)`);
+    }
   }
   if (result.success && result.data.retryMinDelay > result.data.retryMaxDelay) {
     problems.push('retryMinDelay: must not be larger than retryMaxDelay');
@@ -241,10 +266,10 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   if (problems.length > 0 || !result.success) {
     throw new ConfigurationError(`Invalid configuration${file ? ` (${file})` : ''}; nothing was done:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return resolveSettings(result.data);
+  return resolveSettings(result.data, envKey?.trim());
 }
 
-function resolveSettings(raw: RawSettings): Settings {
+function resolveSettings(raw: RawSettings, envKey: string | undefined): Settings {
   const cloud = CLOUD_ENDPOINTS[raw.cloud];
   const databasePath = path.resolve(raw.databasePath);
   return {
@@ -255,5 +280,6 @@ function resolveSettings(raw: RawSettings): Settings {
     scope: raw.scope ?? cloud.scope,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
     tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
+    tokenCacheKey: envKey ?? (raw.tokenCacheKeyFile ? readFileSync(raw.tokenCacheKeyFile, 'utf8').trim() : undefined),
   };
 }

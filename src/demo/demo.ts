@@ -1,9 +1,10 @@
 // `mde-alert-sync demo`: the whole product with no Azure tenant. Starts the simulator, signs in through the
 // real device code flow (the simulated user approves it), then runs the worker while simulated analysts keep
 // changing alerts, and on Ctrl-C (or after --passes) shows where the database is and what is in it.
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { loadSettings, type Settings } from '../config/settings.js';
+import { loadSettings, TOKEN_CACHE_KEY_ENV, type Settings } from '../config/settings.js';
 import { createLogger } from '../logger.js';
 import { describePass } from '../commands/sync.js';
 import { createWorker } from '../commands/worker.js';
@@ -27,7 +28,8 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
   print(`Simulator (Entra ID + Defender for Endpoint API) listening at ${simulator.url}`);
   // The demo ignores MDE_ALERT_SYNC_* variables and config files: it must not touch a real tenant's setup.
   const settings = loadSettings({
-    env: {},
+    // A throwaway key: the demo's token cache is encrypted like a real one, and lives as long as the demo.
+    env: { [TOKEN_CACHE_KEY_ENV]: randomBytes(32).toString('base64') },
     defaults: {
       tenantId: simulator.tenantId,
       clientId: simulator.clientId,
@@ -42,6 +44,7 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
       logLevel: options.logLevel,
     },
   });
+  rmSync(settings.tokenCachePath, { force: true }); // sealed with an earlier demo's throwaway key
   const logger = createLogger({ level: settings.logLevel });
   // Analysts keep working while the worker runs: new alerts arrive, others are triaged.
   const churn = setInterval(() => {

@@ -2,6 +2,7 @@
 // starting a Docker engine). The simulator runs in this process; containers share the host network.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +68,7 @@ describe('container image', () => {
         `MDE_ALERT_SYNC_AUTHORITY_URL=${sim.authorityUrl}`,
         `MDE_ALERT_SYNC_API_BASE_URL=${sim.apiBaseUrl}`,
         'MDE_ALERT_SYNC_CA_FILE=/data/ca.pem',
+        `MDE_ALERT_SYNC_TOKEN_CACHE_KEY=${randomBytes(32).toString('base64')}`,
         'MDE_ALERT_SYNC_SCHEDULE=*/2 * * * * *',
         `MDE_ALERT_SYNC_HEALTH_PORT=${20_000 + Math.floor(Math.random() * 20_000)}`,
       ].flatMap((e) => ['-e', e]);

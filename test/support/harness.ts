@@ -2,6 +2,7 @@
 // environment, a real SQLite file, and a record of everything the processes printed (scanned for secrets).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -92,6 +93,7 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
     MDE_ALERT_SYNC_CA_FILE: sim.writeCaFile(path.join(dir, 'ca.pem')),
     MDE_ALERT_SYNC_DATABASE_PATH: dbPath,
     MDE_ALERT_SYNC_LOG_LEVEL: 'info',
+    MDE_ALERT_SYNC_TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
     ...FAST_RETRIES,
     ...settings,
   };
