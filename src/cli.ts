@@ -11,6 +11,7 @@ import { simulatorCommand } from './commands/simulate.js';
 import { collectStatus, formatStatus } from './commands/status.js';
 import { runCommand } from './commands/run.js';
 import { syncCommand } from './commands/sync.js';
+import { tokenCommand } from './commands/token.js';
 import { demoCommand } from './demo/demo.js';
 import { VERSION } from './version.js';
 
@@ -62,12 +63,12 @@ const signedInCommands: [string, string, (settings: Settings, logger: Logger, ou
   ['login', 'sign in once with the device code flow; the session is then refreshed silently', loginCommand],
   ['logout', 'forget the signed-in account and delete the token cache', logoutCommand],
   ['sync', 'run one sync pass; exits 0 only when it succeeded', syncCommand],
+  ['token', 'show the account, tenant, audience, expiry and permissions of the access token (alias: whoami)', tokenCommand],
 ];
 for (const [name, description, handler] of signedInCommands) {
-  program
-    .command(name)
-    .description(description)
-    .action(async (_options, command: Command) =>
+  const registered = program.command(name).description(description);
+  if (name === 'token') registered.alias('whoami');
+  registered.action(async (_options, command: Command) =>
       run(() => {
         const { settings, logger } = settingsFor(command, { needsIdentity: true });
         return handler(settings, logger, print);

@@ -27,3 +27,38 @@ export function grantedPermissions(claims: AccessTokenClaims | undefined): strin
   if (!claims) return [];
   return [...(claims.scp ? claims.scp.split(' ').filter(Boolean) : []), ...(Array.isArray(claims.roles) ? claims.roles : [])];
 }
+
+export const READ_PERMISSIONS = ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'];
+
+export interface TokenCheck {
+  ok: boolean;
+  claims: AccessTokenClaims | undefined;
+  permissions: string[];
+  problems: string[];
+}
+
+/** Audiences of the Defender for Endpoint API in every cloud; the configured API host is accepted too. */
+const DEFENDER_AUDIENCES = [
+  'https://api.securitycenter.microsoft.com',
+  'https://api.security.microsoft.com',
+  'https://api-gcc.securitycenter.microsoft.us',
+  'https://api-gov.securitycenter.microsoft.us',
+];
+
+/** Whether a token can read alerts from the Defender API at `apiBaseUrl`; what is missing when not. */
+export function checkAccessToken(token: string, apiBaseUrl: string): TokenCheck {
+  const claims = decodeAccessToken(token);
+  const permissions = grantedPermissions(claims);
+  const problems: string[] = [];
+  if (!claims) return { ok: true, claims, permissions, problems }; // not a JWT: the API will judge it
+  if (!permissions.some((p) => READ_PERMISSIONS.includes(p))) {
+    problems.push(
+      `the token lacks the permission Alert.Read (it carries: ${permissions.join(', ') || 'none'}): in the app registration add WindowsDefenderATP → ${claims.roles ? 'application Alert.Read.All' : 'delegated Alert.Read'}, grant admin consent, then sign in again`,
+    );
+  }
+  const audiences = [...DEFENDER_AUDIENCES, new URL(apiBaseUrl).origin];
+  if (claims.aud && !audiences.includes(claims.aud.replace(/\/+$/, ''))) {
+    problems.push(`the token's audience is ${claims.aud}, not the Defender API: check the scope and cloud settings (scope should be https://api.securitycenter.microsoft.com/.default in the commercial cloud)`);
+  }
+  return { ok: problems.length === 0, claims, permissions, problems };
+}

@@ -19,6 +19,7 @@ export interface AccessToken {
   token: string;
   expiresOn: Date | null;
   username: string;
+  tenantId: string;
 }
 
 export interface TokenSource {
@@ -140,7 +141,7 @@ export class DelegatedSession implements TokenSource {
     if (!account) throw new SignInRequiredError('No account is signed in.');
     try {
       const result = await this.app.acquireTokenSilent({ account, scopes: this.scopes, forceRefresh: options.forceRefresh ?? false });
-      return { token: result.accessToken, expiresOn: result.expiresOn, username: account.username };
+      return { token: result.accessToken, expiresOn: result.expiresOn, username: account.username, tenantId: account.tenantId };
     } catch (error) {
       if (error instanceof UserFacingError) throw error; // the token cache itself is unreadable
       if (isSignInNeeded(error)) {

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
-import { decodeAccessToken, grantedPermissions } from '../auth/accessTokenClaims.js';
+import { decodeAccessToken, grantedPermissions, READ_PERMISSIONS } from '../auth/accessTokenClaims.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
 import { instantFromMs, type Instant } from '../instants.js';
@@ -11,7 +11,6 @@ import type { Logger } from '../logger.js';
 import { withinCallQuota } from './callQuota.js';
 import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, type HttpResponse } from '../http/httpLayer.js';
 
-export const READ_PERMISSIONS = ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'];
 
 export interface AlertsClientOptions {
   apiBaseUrl: string;

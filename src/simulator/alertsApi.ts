@@ -92,17 +92,28 @@ export class AlertsApi {
     return created;
   }
 
-  /** New alerts now; `indexedAfterMs` makes them visible only later while their timestamps stay in the past. */
-  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; lastUpdateTime?: string } = {}): SimAlert[] {
+  /**
+   * New alerts now. `indexedAfterMs` makes them visible only later, and `unindexed` only once `index()` is
+   * called, while their timestamps stay in the past: late indexing as Microsoft's pipeline does it.
+   */
+  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; unindexed?: boolean; lastUpdateTime?: string } = {}): SimAlert[] {
     const atMs = options.atMs ?? this.nowMs();
     const created: SimAlert[] = [];
     for (let i = 0; i < count; i += 1) {
       const alert = this.factory.create(atMs);
       if (options.lastUpdateTime) alert.lastUpdateTime = options.lastUpdateTime;
-      this.put(alert, this.nowMs() + (options.indexedAfterMs ?? 0));
+      this.put(alert, options.unindexed ? Number.POSITIVE_INFINITY : this.nowMs() + (options.indexedAfterMs ?? 0));
       created.push(alert);
     }
     return created;
+  }
+
+  /** Makes late alerts visible now. */
+  index(ids: string[]): void {
+    for (const id of ids) {
+      const stored = this.alerts.get(id);
+      if (stored) stored.visibleFromMs = 0;
+    }
   }
 
   /** Analysts work on alerts: each changed one gets a new lastUpdateTime and moves in the server's order. */

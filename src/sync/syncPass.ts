@@ -4,7 +4,8 @@ import type { Settings } from '../config/settings.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { WindowTooLargeError, type DefenderAlertsClient } from '../defender/alertsClient.js';
 import { alertsWindowFilter } from '../defender/alertsFilter.js';
-import { errorMessage } from '../errors.js';
+import { checkAccessToken } from '../auth/accessTokenClaims.js';
+import { errorMessage, PermissionDeniedError } from '../errors.js';
 import { formatInstant, instantFromMs, minInstant, TICKS_PER_MS, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
@@ -74,7 +75,11 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
 
   try {
     // Sign-in problems surface before any API call, with the message that says to run login.
-    ({ username, expiresOn: tokenExpiresOn } = await tokens.accessToken());
+    const access = await tokens.accessToken();
+    ({ username, expiresOn: tokenExpiresOn } = access);
+    // A token that cannot read alerts is named before any API call.
+    const check = checkAccessToken(access.token, settings.apiBaseUrl);
+    if (!check.ok) throw new PermissionDeniedError(`The access token of ${username} cannot read alerts: ${check.problems.join('; ')}.`);
     const previousUser = store.runs.lastSignedInUser();
     if (previousUser && previousUser !== username) {
       logger.warn({ previousUser, user: username }, "the signed-in user changed: a delegated token sees only the alerts of its user's device groups");

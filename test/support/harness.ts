@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
@@ -16,6 +17,15 @@ export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 
 /** Everything any CLI process printed in this test file, for the secret scan. */
 export const printed: string[] = [];
+const secretSources: (() => string[])[] = [];
+
+// In every test file that uses this harness: no token, refresh token, password, client secret or cache key
+// the simulator or the test issued may appear in anything a process printed (logs, messages, output).
+after(() => {
+  const output = printed.join('\n');
+  const leaked = secretSources.flatMap((secrets) => secrets()).filter((secret) => secret && output.includes(secret));
+  assert.equal(leaked.length, 0, `${leaked.length} secret(s) appeared in what the processes printed`);
+});
 
 export function tempDir(prefix = 'mde-test-'): string {
   const base = path.join(tmpdir(), 'mde-alert-sync-tests');
@@ -97,6 +107,7 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
     ...FAST_RETRIES,
     ...settings,
   };
+  secretSources.push(() => [...sim.identity.issuedSecrets(), env.MDE_ALERT_SYNC_TOKEN_CACHE_KEY!]);
   const spawnCli = (args: string[], extraEnv: Record<string, string> = {}) => runProcess(process.execPath, [CLI, ...args], { ...env, ...extraEnv }, dir);
   return {
     sim,

@@ -1,0 +1,25 @@
+// `mde-alert-sync token` (alias whoami): what the current access token says, without showing the token.
+import { checkAccessToken } from '../auth/accessTokenClaims.js';
+import type { Settings } from '../config/settings.js';
+import { PermissionDeniedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createWorker } from './worker.js';
+
+export async function tokenCommand(settings: Settings, logger: Logger, print: (line: string) => void): Promise<void> {
+  const worker = createWorker(settings, logger);
+  try {
+    const access = await worker.session.accessToken();
+    const check = checkAccessToken(access.token, settings.apiBaseUrl);
+    const claims = check.claims;
+    const expires = claims?.exp ? new Date(claims.exp * 1000) : access.expiresOn;
+    print(`Account:     ${access.username}`);
+    print(`Tenant:      ${claims?.tid ?? access.tenantId}`);
+    print(`Audience:    ${claims?.aud ?? 'unknown (the token is not a JWT)'}`);
+    print(`Expires:     ${expires ? `${expires.toISOString()} (in ${Math.round((expires.getTime() - Date.now()) / 60_000)} min; refreshed silently)` : 'unknown'}`);
+    print(`Permissions: ${check.permissions.join(' ') || 'none'} (${claims?.roles ? 'application roles' : 'delegated scp'})`);
+    if (!check.ok) throw new PermissionDeniedError(`This token cannot read alerts: ${check.problems.join('; ')}.`);
+    print('This token can read alerts from the Defender API.');
+  } finally {
+    await worker.close();
+  }
+}
