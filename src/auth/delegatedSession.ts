@@ -1,18 +1,12 @@
 // The signed-in user's session: device code sign-in once, then silent refresh from the persisted MSAL cache
 // for as long as the refresh token lives. A rejected grant removes the account, so the dead refresh token is
 // never sent again, and tells the operator to sign in.
-import {
-  type AccountInfo,
-  type AuthError,
-  InteractionRequiredAuthError,
-  LogLevel,
-  PublicClientApplication,
-} from '@azure/msal-node';
+import { type AccountInfo, type AuthenticationResult, type AuthError, InteractionRequiredAuthError, PublicClientApplication } from '@azure/msal-node';
 import type { Dispatcher } from 'undici';
 import type { Settings } from '../config/settings.js';
 import { SignInRequiredError, SyncFailedError, UserFacingError, ExitCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { msalNetworkClient } from './msalNetworkClient.js';
+import { msalConfiguration } from './msalConfiguration.js';
 import { removeCacheFile, tokenCacheFilePlugin } from './tokenCacheFile.js';
 
 export interface AccessToken {
@@ -25,6 +19,15 @@ export interface AccessToken {
 export interface TokenSource {
   accessToken(options?: { forceRefresh?: boolean }): Promise<AccessToken>;
 }
+
+/** A way of signing in: what login, logout and every token use go through. */
+export interface Session extends TokenSource {
+  login(showMessage: (message: string) => void): Promise<{ username: string }>;
+  logout(): Promise<{ username: string }[]>;
+}
+
+// AADSTS codes of the password flow that only an interactive sign-in can satisfy.
+const INTERACTION_CODES = /AADSTS(50076|50079|50158|53003|50072|50074|50097|65001)\b/;
 
 const SIGN_IN_NEEDED_CODES = new Set([
   'invalid_grant',
@@ -51,7 +54,7 @@ export function isSignInNeeded(error: unknown): boolean {
   return typeof code === 'string' && SIGN_IN_NEEDED_CODES.has(code);
 }
 
-export class DelegatedSession implements TokenSource {
+export class DelegatedSession implements Session {
   private readonly app: PublicClientApplication;
 
   constructor(
@@ -59,30 +62,10 @@ export class DelegatedSession implements TokenSource {
     private readonly logger: Logger,
     dispatcher: Dispatcher,
   ) {
-    const authorityHost = new URL(settings.authorityHost);
-    const isPublicCloudHost = ['login.microsoftonline.com', 'login.microsoftonline.us'].includes(authorityHost.host);
-    const msalLog = logger.child({ component: 'msal' });
+    const configuration = msalConfiguration(settings, logger, dispatcher);
     this.app = new PublicClientApplication({
-      auth: {
-        clientId: settings.clientId!,
-        authority: `${settings.authorityHost}/${settings.tenantId}`,
-        // A host we were told to use is trusted as given, without Microsoft's instance discovery call.
-        ...(isPublicCloudHost ? {} : { knownAuthorities: [authorityHost.host] }),
-      },
+      ...configuration,
       cache: { cachePlugin: tokenCacheFilePlugin(settings.tokenCachePath, settings.tokenCacheKey, logger) },
-      system: {
-        networkClient: msalNetworkClient(dispatcher),
-        loggerOptions: {
-          piiLoggingEnabled: false,
-          logLevel: LogLevel.Warning,
-          loggerCallback: (level, message, containsPii) => {
-            if (containsPii) return;
-            if (level === LogLevel.Error) msalLog.error(message);
-            else if (level === LogLevel.Warning) msalLog.warn(message);
-            else msalLog.debug(message);
-          },
-        },
-      },
     });
   }
 
@@ -95,20 +78,41 @@ export class DelegatedSession implements TokenSource {
     return accounts[0] ?? null;
   }
 
-  /** Device code sign-in: prints Microsoft's message, waits for the user, keeps only this account. */
-  async login(showMessage: (message: string) => void): Promise<AccountInfo> {
-    let result;
+  private async signInWithPassword(): Promise<AuthenticationResult> {
+    this.logger.warn('authFlow password (ROPC) is deprecated by Microsoft and fails under MFA or Conditional Access; prefer deviceCode');
     try {
-      result = await this.app.acquireTokenByDeviceCode({
-        scopes: this.scopes,
-        deviceCodeCallback: (response) => showMessage(response.message),
-      });
+      const result = await this.app.acquireTokenByUsernamePassword({ scopes: this.scopes, username: this.settings.username!, password: this.settings.password! });
+      if (!result) throw new Error('no token');
+      return result;
     } catch (error) {
       const description = describeIdentityError(error);
-      const hint = description.includes('AADSTS7000218')
-        ? ' The app registration must allow public client flows (Authentication → "Allow public client flows").'
-        : '';
-      throw new UserFacingError(`Sign-in did not complete: ${description}.${hint}`, ExitCode.signInRequired, { cause: error });
+      const hint = INTERACTION_CODES.test(description)
+        ? ' Multi-factor authentication or Conditional Access requires an interactive sign-in: use authFlow deviceCode.'
+        : /AADSTS50126/.test(description)
+          ? ' Check the username and the password.'
+          : '';
+      throw new SignInRequiredError(`Password sign-in of ${this.settings.username} failed: ${description}.${hint}`, { cause: error });
+    }
+  }
+
+  /** Signs in (device code, or password for authFlow password) and keeps only this account. */
+  async login(showMessage: (message: string) => void): Promise<AccountInfo> {
+    let result: AuthenticationResult | null;
+    if (this.settings.authFlow === 'password') {
+      result = await this.signInWithPassword();
+    } else {
+      try {
+        result = await this.app.acquireTokenByDeviceCode({
+          scopes: this.scopes,
+          deviceCodeCallback: (response) => showMessage(response.message),
+        });
+      } catch (error) {
+        const description = describeIdentityError(error);
+        const hint = description.includes('AADSTS7000218')
+          ? ' The app registration must allow public client flows (Authentication → "Allow public client flows").'
+          : '';
+        throw new UserFacingError(`Sign-in did not complete: ${description}.${hint}`, ExitCode.signInRequired, { cause: error });
+      }
     }
     if (!result?.account) {
       throw new UserFacingError('Sign-in returned no account (the identity provider sent no id_token), so the session cannot be refreshed later.', ExitCode.signInRequired);
@@ -136,8 +140,10 @@ export class DelegatedSession implements TokenSource {
     return accounts;
   }
 
-  async accessToken(options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
-    const account = await this.account();
+  async accessToken(options: { forceRefresh?: boolean } = {}, passwordRetry = true): Promise<AccessToken> {
+    let account = await this.account();
+    // With the password flow the worker signs itself in again, unattended.
+    if (!account && this.settings.authFlow === 'password') account = await this.login(() => {});
     if (!account) throw new SignInRequiredError('No account is signed in.');
     try {
       const result = await this.app.acquireTokenSilent({ account, scopes: this.scopes, forceRefresh: options.forceRefresh ?? false });
@@ -148,6 +154,7 @@ export class DelegatedSession implements TokenSource {
         // MSAL forgets a rejected refresh token only in memory; removing the account clears it on disk too.
         await this.app.getTokenCache().removeAccount(account);
         this.logger.error({ account: account.username, reason: describeIdentityError(error) }, 'the refresh token was rejected; signed out');
+        if (this.settings.authFlow === 'password' && passwordRetry) return this.accessToken(options, false);
         throw new SignInRequiredError(`The sign-in of ${account.username} is no longer valid (${describeIdentityError(error)}).`, { cause: error });
       }
       throw new SyncFailedError(`Could not refresh the access token: ${describeIdentityError(error)}`, { cause: error });

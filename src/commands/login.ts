@@ -6,7 +6,11 @@ export async function loginCommand(settings: Settings, logger: Logger, print: (l
   const worker = createWorker(settings, logger);
   try {
     const account = await worker.session.login((message) => print(message));
-    print(`Signed in as ${account.username}. The session is kept in ${settings.tokenCachePath} and refreshed silently.`);
+    print(
+      settings.authFlow === 'clientCredentials'
+        ? `Signed in as ${account.username} (client credentials): nothing is stored; each run requests its own token.`
+        : `Signed in as ${account.username}. The session is kept (encrypted${settings.tokenCacheKey ? '' : ': NO, plaintext as configured'}) in ${settings.tokenCachePath} and refreshed silently.`,
+    );
   } finally {
     await worker.close();
   }

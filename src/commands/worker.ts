@@ -1,7 +1,8 @@
 // Builds the parts one process needs from its settings, in the direction the data flows:
 // settings -> HTTP layer -> session (token) -> API client; the store is opened separately, on demand.
 import type { Dispatcher } from 'undici';
-import { DelegatedSession } from '../auth/delegatedSession.js';
+import { ApplicationSession } from '../auth/applicationSession.js';
+import { DelegatedSession, type Session } from '../auth/delegatedSession.js';
 import type { Settings } from '../config/settings.js';
 import { DefenderAlertsClient } from '../defender/alertsClient.js';
 import { createDispatcher } from '../http/httpLayer.js';
@@ -12,14 +13,14 @@ import { AlertStore } from '../store/alertStore.js';
 
 export interface Worker {
   dispatcher: Dispatcher;
-  session: DelegatedSession;
+  session: Session;
   client: DefenderAlertsClient;
   close(): Promise<void>;
 }
 
 export function createWorker(settings: Settings, logger: Logger): Worker {
   const dispatcher = createDispatcher({ caFile: settings.caFile });
-  const session = new DelegatedSession(settings, logger, dispatcher);
+  const session: Session = settings.authFlow === 'clientCredentials' ? new ApplicationSession(settings, logger, dispatcher) : new DelegatedSession(settings, logger, dispatcher);
   const client = new DefenderAlertsClient(
     {
       apiBaseUrl: settings.apiBaseUrl,

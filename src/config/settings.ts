@@ -14,6 +14,28 @@ export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
 /** The token cache key is a secret: only from the environment (or a key file), never from the config file. */
 export const TOKEN_CACHE_KEY_ENV = `${ENV_PREFIX}TOKEN_CACHE_KEY`;
 const MIN_KEY_LENGTH = 16;
+export const PASSWORD_ENV = `${ENV_PREFIX}PASSWORD`;
+export const CLIENT_SECRET_ENV = `${ENV_PREFIX}CLIENT_SECRET`;
+/** Secrets come from the environment or from files, never from the configuration file. */
+const SECRET_ENVS = [TOKEN_CACHE_KEY_ENV, PASSWORD_ENV, CLIENT_SECRET_ENV];
+const SECRETS_IN_FILE: Record<string, string> = {
+  password: `${PASSWORD_ENV} or passwordFile`,
+  clientSecret: `${CLIENT_SECRET_ENV} or clientSecretFile`,
+  tokenCacheKey: `${TOKEN_CACHE_KEY_ENV} or tokenCacheKeyFile`,
+};
+export const AUTH_FLOWS = ['deviceCode', 'password', 'clientCredentials'] as const;
+
+const readableFile = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((file, ctx) => {
+      try {
+        if (readFileSync(file, 'utf8').trim() === '') ctx.addIssue({ code: 'custom', message: `${file} is empty: it must hold ${what}` });
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})` });
+      }
+    });
 
 export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
 export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
@@ -97,6 +119,23 @@ const KEYS = {
       .optional(),
   },
   plaintextTokenCache: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(false) },
+  authFlow: { kind: 'string', schema: z.enum(AUTH_FLOWS, { error: `must be one of ${AUTH_FLOWS.join(', ')}` }).default('deviceCode') },
+  username: { kind: 'string', schema: z.string().trim().min(3, 'must be the user principal name').optional() },
+  passwordFile: { kind: 'string', schema: readableFile('the password').optional() },
+  clientSecretFile: { kind: 'string', schema: readableFile('the client secret').optional() },
+  clientCertificateFile: {
+    kind: 'string',
+    schema: readableFile('a certificate and its private key (PEM)')
+      .refine((file) => {
+        try {
+          const pem = readFileSync(file, 'utf8');
+          return pem.includes('BEGIN CERTIFICATE') && /BEGIN (RSA |EC )?PRIVATE KEY/.test(pem);
+        } catch {
+          return true; // reported by readableFile
+        }
+      }, 'must hold both the certificate and its private key in PEM')
+      .optional(),
+  },
   lookback: { kind: 'duration', schema: duration('lookback', { min: 60_000, max: 365 * 86_400_000 }).default(180 * 86_400_000) },
   pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).default(MAX_PAGE_SIZE) },
   expandEvidence: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
@@ -143,6 +182,10 @@ export interface Settings extends Omit<RawSettings, 'cloud'> {
   tokenCachePath: string;
   /** Key material for the token cache, from MDE_ALERT_SYNC_TOKEN_CACHE_KEY or tokenCacheKeyFile. */
   tokenCacheKey: string | undefined;
+  /** The password flow's password, from MDE_ALERT_SYNC_PASSWORD or passwordFile. */
+  password: string | undefined;
+  /** The application flow's secret, from MDE_ALERT_SYNC_CLIENT_SECRET or clientSecretFile. */
+  clientSecret: string | undefined;
 }
 
 export function envName(key: string): string {
@@ -215,6 +258,10 @@ export function loadSettings(options: LoadOptions = {}): Settings {
 
   if (file) {
     for (const [key, value] of Object.entries(readConfigFile(file))) {
+      if (key in SECRETS_IN_FILE) {
+        problems.push(`${key} (in ${file}): secrets are never read from the configuration file; use ${SECRETS_IN_FILE[key]}`);
+        continue;
+      }
       if (!(key in KEYS)) {
         const suggestion = closestKey(key);
         problems.push(`${key} (in ${file}): unknown key${suggestion ? `; did you mean ${suggestion}?` : ''}`);
@@ -225,7 +272,7 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     }
   }
   const envKeys = new Map(CONFIG_KEYS.map((key) => [envName(key), key]));
-  const allowedEnv = new Set([CONFIG_PATH_ENV, TOKEN_CACHE_KEY_ENV]);
+  const allowedEnv = new Set([CONFIG_PATH_ENV, ...SECRET_ENVS]);
   const envKey = env[TOKEN_CACHE_KEY_ENV];
   if (envKey !== undefined && envKey.trim().length < MIN_KEY_LENGTH) problems.push(`${TOKEN_CACHE_KEY_ENV}: must hold at least ${MIN_KEY_LENGTH} characters (e.g. from "openssl rand -base64 32")`);
   for (const [name, text] of Object.entries(env)) {
@@ -256,7 +303,15 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     const data = result.success ? result.data : (merged as Partial<RawSettings>);
     if (!data.tenantId) problems.push(`tenantId: required; set it in the config file or ${envName('tenantId')}`);
     if (!data.clientId) problems.push(`clientId: required; set it in the config file or ${envName('clientId')}`);
-    if (envKey === undefined && !data.tokenCacheKeyFile && data.plaintextTokenCache !== true) {
+    const flow = data.authFlow ?? 'deviceCode';
+    if (flow === 'password') {
+      if (!data.username) problems.push(`username: required by authFlow password; set it or ${envName('username')}`);
+      if (!env[PASSWORD_ENV] && !data.passwordFile) problems.push(`${PASSWORD_ENV}: authFlow password needs the password in ${PASSWORD_ENV} or in passwordFile`);
+    }
+    if (flow === 'clientCredentials') {
+      if (!env[CLIENT_SECRET_ENV] && !data.clientSecretFile && !data.clientCertificateFile) problems.push(`${CLIENT_SECRET_ENV}: authFlow clientCredentials needs ${CLIENT_SECRET_ENV}, clientSecretFile or clientCertificateFile`);
+      if (data.tenantId && ['organizations', 'common'].includes(data.tenantId)) problems.push('tenantId: authFlow clientCredentials needs the tenant itself, not organizations');
+    } else if (envKey === undefined && !data.tokenCacheKeyFile && data.plaintextTokenCache !== true) {
       problems.push(`${TOKEN_CACHE_KEY_ENV}: the token cache is encrypted at rest and needs a key: set ${TOKEN_CACHE_KEY_ENV} (e.g. from "openssl rand -base64 32") or tokenCacheKeyFile; or set plaintextTokenCache: true to keep it unencrypted (not recommended)`);
     }
   }
@@ -266,10 +321,17 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   if (problems.length > 0 || !result.success) {
     throw new ConfigurationError(`Invalid configuration${file ? ` (${file})` : ''}; nothing was done:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return resolveSettings(result.data, envKey?.trim());
+  return resolveSettings(result.data, env);
 }
 
-function resolveSettings(raw: RawSettings, envKey: string | undefined): Settings {
+/** A secret from its environment variable, else from its file. */
+function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefined): string | undefined {
+  const value = env[name]?.trim();
+  if (value) return value;
+  return file ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+function resolveSettings(raw: RawSettings, env: NodeJS.ProcessEnv): Settings {
   const cloud = CLOUD_ENDPOINTS[raw.cloud];
   const databasePath = path.resolve(raw.databasePath);
   return {
@@ -280,6 +342,8 @@ function resolveSettings(raw: RawSettings, envKey: string | undefined): Settings
     scope: raw.scope ?? cloud.scope,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
     tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
-    tokenCacheKey: envKey ?? (raw.tokenCacheKeyFile ? readFileSync(raw.tokenCacheKeyFile, 'utf8').trim() : undefined),
+    tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile),
+    password: secretFrom(env, PASSWORD_ENV, raw.passwordFile),
+    clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile),
   };
 }
