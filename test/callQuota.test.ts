@@ -5,17 +5,18 @@ import { withinCallQuota } from '../src/defender/callQuota.js';
 describe('client-side call quota', () => {
   it('never lets more calls than the limits into any sliding window of either interval', async () => {
     const starts: number[] = [];
-    const call = withinCallQuota({ perMinute: 3, perHour: 5, minuteMs: 150, hourMs: 600 }, async (n: number) => {
+    const minuteMs = 400;
+    const hourMs = 1600;
+    const call = withinCallQuota({ perMinute: 3, perHour: 5, minuteMs, hourMs }, async (n: number) => {
       starts.push(performance.now());
       return n;
     });
     const results = await Promise.all(Array.from({ length: 8 }, (_, n) => call(n)));
     assert.deepEqual(results, [0, 1, 2, 3, 4, 5, 6, 7], 'every call runs, in order');
-    const inWindow = (at: number, span: number) => starts.filter((t) => t >= at && t < at + span - 2).length;
-    for (const at of starts) {
-      assert.ok(inWindow(at, 150) <= 3, 'at most 3 calls in any 150 ms ("minute")');
-      assert.ok(inWindow(at, 600) <= 5, 'at most 5 calls in any 600 ms ("hour")');
-    }
-    assert.ok(starts[5]! - starts[0]! >= 590, 'the 6th call waited for the "hour" window to slide');
+    // Timers can fire late on a loaded machine, which only ever brings calls closer to the one before by
+    // that lateness: a tolerance of a few per cent of the interval keeps the check about the limiter.
+    const tolerance = 60;
+    for (let i = 0; i + 3 < starts.length; i += 1) assert.ok(starts[i + 3]! - starts[i]! >= minuteMs - tolerance, `calls ${i} and ${i + 3} are a "minute" apart`);
+    for (let i = 0; i + 5 < starts.length; i += 1) assert.ok(starts[i + 5]! - starts[i]! >= hourMs - tolerance, `calls ${i} and ${i + 5} are an "hour" apart`);
   });
 });

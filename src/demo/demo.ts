@@ -22,6 +22,8 @@ export interface DemoOptions {
 }
 
 export async function demoCommand(options: DemoOptions, print: (line: string) => void): Promise<Settings> {
+  // The demo talks only to its own simulator on loopback: a corporate proxy must not be in the way.
+  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) delete process.env[name];
   const directory = path.resolve(options.directory);
   mkdirSync(directory, { recursive: true });
   const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000 });

@@ -2,15 +2,22 @@
 // so that an extra CA (corporate TLS inspection) applies to both.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 
 export interface HttpLayerOptions {
   caFile?: string | undefined;
 }
 
+/**
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case) are honoured; the extra CA is trusted for the servers
+ * reached directly, through the proxy (requestTls), and for an https proxy itself (proxyTls).
+ */
 export function createDispatcher(options: HttpLayerOptions): Dispatcher {
   const ca = options.caFile ? [...rootCertificates, readFileSync(options.caFile, 'utf8')] : undefined;
-  return new Agent({ connect: ca ? { ca } : {}, keepAliveTimeout: 30_000 });
+  const tls = ca ? { ca } : {};
+  const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => process.env[name]);
+  if (!proxied) return new Agent({ connect: tls, keepAliveTimeout: 30_000 });
+  return new EnvHttpProxyAgent({ connect: tls, requestTls: tls, proxyTls: tls, keepAliveTimeout: 30_000 });
 }
 
 export interface HttpResponse {
