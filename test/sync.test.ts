@@ -317,6 +317,18 @@ describe('tokens', () => {
     assert.match(status.stdout, /failed/);
   });
 
+  it('every invalid_grant cause (700082 inactivity, 50173 revoked, 70043 sign-in frequency) signs out with the login message', async () => {
+    for (const [code, suberror] of [[700082, 'bad_token'], [50173, undefined], [70043, 'bad_token']] as const) {
+      const b = await bed({ initialAlerts: 3, identity: { accessTokenLifetimeSec: 60 } });
+      await signedIn(b);
+      b.sim.identity.faults.push({ status: 400, error: 'invalid_grant', code, grantTypes: ['refresh_token'], ...(suberror ? { suberror } : {}) });
+      const result = await b.cli(['sync']);
+      assert.equal(result.code, 3, `AADSTS${code}`);
+      assert.match(result.stderr, new RegExp(`AADSTS${code}.*Run "mde-alert-sync login" to sign in again`, 's'));
+      assert.match((await b.cli(['status'])).stdout, /nobody is signed in/, 'the dead account is gone from the cache on disk');
+    }
+  });
+
   it('sync without login says to sign in; logout removes the session', async () => {
     const b = await bed({ initialAlerts: 3 });
     const before = await b.cli(['sync']);
