@@ -13,7 +13,6 @@ export interface RunOptions {
   onPass?: SyncDaemonOptions['onPass'];
   /** Stop by itself after this many passes (the demo in scripts and tests). */
   stopAfterPasses?: number;
-  onStarted?: () => void;
 }
 
 export async function runCommand(settings: Settings, logger: Logger, options: RunOptions): Promise<void> {
@@ -39,7 +38,6 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
   if (health) logger.info({ url: health.url }, 'health endpoints listening: /livez /readyz /metrics');
   const removeSignalHandlers = onShutdownSignals((signal) => requestStop(signal));
   daemon.start();
-  options.onStarted?.();
 
   const reason = await stopped;
   logger.info({ reason: reason instanceof Error ? reason.message : reason }, 'stopping: no new passes; the current one ends at its next window');

@@ -25,17 +25,25 @@ const SECRETS_IN_FILE: Record<string, string> = {
 };
 export const AUTH_FLOWS = ['deviceCode', 'password', 'clientCredentials'] as const;
 
-const readableFile = (what: string) =>
-  z
+/** A path to a readable file whose contents pass `problem` (which says what is wrong with them, if anything). */
+function fileWhose(problem: (contents: string, file: string) => string | undefined, unreadableHint = '') {
+  return z
     .string()
     .min(1)
     .superRefine((file, ctx) => {
+      let contents: string;
       try {
-        if (readFileSync(file, 'utf8').trim() === '') ctx.addIssue({ code: 'custom', message: `${file} is empty: it must hold ${what}` });
+        contents = readFileSync(file, 'utf8');
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})` });
+        ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})${unreadableHint}` });
+        return;
       }
+      const message = problem(contents, file);
+      if (message) ctx.addIssue({ code: 'custom', message });
     });
+}
+
+const nonEmptyFile = (what: string) => fileWhose((contents, file) => (contents.trim() === '' ? `${file} is empty: it must hold ${what}` : undefined));
 
 export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
 export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
@@ -73,18 +81,10 @@ const httpsUrl = z
   }, 'must be an https:// URL')
   .transform((value) => value.replace(/\/+$/, ''));
 
-const pemFile = z
-  .string()
-  .min(1)
-  .superRefine((file, ctx) => {
-    try {
-      if (!readFileSync(file, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
-        ctx.addIssue({ code: 'custom', message: `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks` });
-      }
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): give the path of a readable PEM file` });
-    }
-  });
+const pemFile = fileWhose(
+  (contents, file) => (contents.includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks`),
+  ': give the path of a readable PEM file',
+);
 
 function enumList<T extends readonly [string, ...string[]]>(values: T) {
   return z.array(z.enum(values, { error: (issue) => `unknown value ${JSON.stringify(issue.input)}: use one of ${values.join(', ')}` }));
@@ -106,35 +106,21 @@ const KEYS = {
   tokenCachePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').optional() },
   tokenCacheKeyFile: {
     kind: 'string',
-    schema: z
-      .string()
-      .min(1)
-      .superRefine((file, ctx) => {
-        try {
-          if (readFileSync(file, 'utf8').trim().length < MIN_KEY_LENGTH) ctx.addIssue({ code: 'custom', message: `${file} must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` });
-        } catch (error) {
-          ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})` });
-        }
-      })
-      .optional(),
+    schema: fileWhose((contents, file) =>
+      contents.trim().length < MIN_KEY_LENGTH ? `${file} must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` : undefined,
+    ).optional(),
   },
   plaintextTokenCache: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(false) },
   authFlow: { kind: 'string', schema: z.enum(AUTH_FLOWS, { error: `must be one of ${AUTH_FLOWS.join(', ')}` }).default('deviceCode') },
   username: { kind: 'string', schema: z.string().trim().min(3, 'must be the user principal name').optional() },
-  passwordFile: { kind: 'string', schema: readableFile('the password').optional() },
-  clientSecretFile: { kind: 'string', schema: readableFile('the client secret').optional() },
+  passwordFile: { kind: 'string', schema: nonEmptyFile('the password').optional() },
+  clientSecretFile: { kind: 'string', schema: nonEmptyFile('the client secret').optional() },
   clientCertificateFile: {
     kind: 'string',
-    schema: readableFile('a certificate and its private key (PEM)')
-      .refine((file) => {
-        try {
-          const pem = readFileSync(file, 'utf8');
-          return pem.includes('BEGIN CERTIFICATE') && /BEGIN (RSA |EC )?PRIVATE KEY/.test(pem);
-        } catch {
-          return true; // reported by readableFile
-        }
-      }, 'must hold both the certificate and its private key in PEM')
-      .optional(),
+    schema: fileWhose((pem, file) => {
+      if (pem.trim() === '') return `${file} is empty: it must hold a certificate and its private key (PEM)`;
+      return pem.includes('BEGIN CERTIFICATE') && /BEGIN (RSA |EC )?PRIVATE KEY/.test(pem) ? undefined : 'must hold both the certificate and its private key in PEM';
+    }).optional(),
   },
   lookback: { kind: 'duration', schema: duration('lookback', { min: 60_000, max: 365 * 86_400_000 }).default(180 * 86_400_000) },
   pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).default(MAX_PAGE_SIZE) },
