@@ -44,6 +44,25 @@ describe('username and password (ROPC)', () => {
     assert.match(wrong.stderr, /AADSTS50126.*Check the username and the password/);
   });
 
+  it('records which user signed in and warns when the user changes', async () => {
+    const b = await bed(passwordFlow);
+    b.sim.identity.addUser({ username: 'second.analyst@contoso.example' });
+    assert.equal((await b.cli(['login'])).code, 0);
+    const first = await b.cli(['sync']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(lastRun(b.dbPath).signed_in_user, 'analyst@contoso.example');
+    assert.doesNotMatch(first.stderr, /signed-in user changed/);
+
+    const second = { MDE_ALERT_SYNC_USERNAME: 'second.analyst@contoso.example' };
+    assert.equal((await b.cli(['logout'])).code, 0);
+    assert.equal((await b.cli(['login'], second)).code, 0);
+    const changed = await b.cli(['sync'], second);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(lastRun(b.dbPath).signed_in_user, 'second.analyst@contoso.example');
+    assert.match(changed.stderr, /"level":40.*the signed-in user changed: a delegated token sees only the alerts of its user's device groups/);
+    assert.match(changed.stderr, /previousUser.*analyst@contoso\.example/);
+  });
+
   it('never takes the password from the configuration file', async () => {
     const b = await bed({});
     const file = path.join(b.dir, 'config.yaml');
@@ -70,6 +89,15 @@ describe('application context (client credentials)', () => {
     assert.equal(wrong.code, 3);
     assert.match(wrong.stderr, /application credentials were refused: .*AADSTS7000215/);
     assert.equal(b.sim.identity.tokenRequests.filter((r) => r.status === 401).length, 1, 'a refused secret is not retried');
+  });
+
+  it('names the missing application role before any API call', async () => {
+    const b = await bed({ MDE_ALERT_SYNC_AUTH_FLOW: 'clientCredentials' });
+    b.sim.identity.options.applicationRoles = ['Machine.Read.All'];
+    const sync = await b.cli(['sync'], { MDE_ALERT_SYNC_CLIENT_SECRET: b.sim.identity.options.clientSecret });
+    assert.equal(sync.code, 4);
+    assert.match(sync.stderr, /the token lacks the application role Alert\.Read\.All \(it carries: Machine\.Read\.All\): in the app registration add WindowsDefenderATP → application Alert\.Read\.All/);
+    assert.equal(b.sim.api.requests.length, 0);
   });
 
   it('syncs with a certificate', async () => {

@@ -193,6 +193,35 @@ describe('faults on the API path', () => {
     assert.match(result.stderr, /HTML page/);
   });
 
+  it('follows an @odata.nextLink on the API host, and refuses one to another host or one that loops', async () => {
+    const b = await bed({ initialAlerts: 40 });
+    await signedIn(b);
+    b.sim.api.faults.push({ kind: 'nextLink', pageSize: 15 });
+    const paged = await b.cli(['sync']);
+    assert.equal(paged.code, 0, paged.stderr);
+    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+    assert.deepEqual(b.sim.api.requests.map((r) => [r.skip, r.returned]), [[0, 15], [15, 25]], 'the link was followed to the rest of the answer');
+
+    b.sim.api.createAlerts(30);
+    const cursor = cursorOf(b.dbPath);
+    const before = b.sim.api.requests.length;
+    b.sim.api.faults.push({ kind: 'nextLink', pageSize: 10, host: 'collector.attacker.example' });
+    const foreign = await b.cli(['sync']);
+    assert.equal(foreign.code, 1);
+    assert.match(foreign.stderr, /@odata\.nextLink to another host \(https:\/\/collector\.attacker\.example:\d+\); not followed, so the access token is not sent there/);
+    assert.equal(b.sim.api.requests.length, before + 1, 'nothing was sent anywhere after the first answer');
+    assert.equal(cursorOf(b.dbPath), cursor, 'a partial answer does not move the cursor');
+
+    b.sim.api.faults.push({ kind: 'nextLink', pageSize: 10, loop: true });
+    const loop = await b.cli(['sync']);
+    assert.equal(loop.code, 1);
+    assert.match(loop.stderr, /@odata\.nextLink it had already given \(a paging loop\)/);
+    assert.equal(cursorOf(b.dbPath), cursor);
+
+    assert.equal((await b.cli(['sync'])).code, 0);
+    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+  });
+
   it('a stalled response times out and is retried', async () => {
     const b = await bed({ initialAlerts: 20 });
     await signedIn(b);

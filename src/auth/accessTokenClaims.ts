@@ -52,8 +52,9 @@ export function checkAccessToken(token: string, apiBaseUrl: string): TokenCheck 
   const problems: string[] = [];
   if (!claims) return { ok: true, claims, permissions, problems }; // not a JWT: the API will judge it
   if (!permissions.some((p) => READ_PERMISSIONS.includes(p))) {
+    const application = Array.isArray(claims.roles) && !claims.scp;
     problems.push(
-      `the token lacks the permission Alert.Read (it carries: ${permissions.join(', ') || 'none'}): in the app registration add WindowsDefenderATP → ${claims.roles ? 'application Alert.Read.All' : 'delegated Alert.Read'}, grant admin consent, then sign in again`,
+      `the token lacks the ${application ? 'application role Alert.Read.All' : 'permission Alert.Read'} (it carries: ${permissions.join(', ') || 'none'}): in the app registration add WindowsDefenderATP → ${application ? 'application Alert.Read.All' : 'delegated Alert.Read'}, grant admin consent, then sign in again`,
     );
   }
   const audiences = [...DEFENDER_AUDIENCES, new URL(apiBaseUrl).origin];

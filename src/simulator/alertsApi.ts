@@ -16,7 +16,13 @@ export type ApiFault =
   | { kind: 'wrongShape' }
   | { kind: 'noDate' }
   /** Items that are not valid alerts, appended to an otherwise correct answer. */
-  | { kind: 'extraItems'; items: unknown[] };
+  | { kind: 'extraItems'; items: unknown[] }
+  /**
+   * The answer holds only its first `pageSize` alerts and an @odata.nextLink to the rest (the real API may add
+   * one; the reference says follow it, never depend on it). `host` points the link elsewhere; `loop` makes
+   * the link repeat this request's own URL.
+   */
+  | { kind: 'nextLink'; pageSize: number; host?: string; loop?: boolean };
 
 export interface ApiRequestRecord {
   atMs: number;
@@ -158,7 +164,7 @@ export class AlertsApi {
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems'].includes(fault.kind)) {
+    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'nextLink'].includes(fault.kind)) {
       record.fault = fault.kind;
       await this.applyFault(fault, response, record);
       return true;
@@ -209,8 +215,20 @@ export class AlertsApi {
       sendJson(response, 200, { value: { count: page.length } });
       return true;
     }
-    const value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
-    const text = JSON.stringify({ '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value });
+    let value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
+    let nextLink: string | undefined;
+    if (fault?.kind === 'nextLink') {
+      value = page.slice(0, fault.pageSize);
+      record.returned = value.length;
+      const next = new URL(url);
+      next.host = fault.host ?? request.headers.host ?? url.host;
+      if (!fault.loop) {
+        next.searchParams.set('$skip', String(record.skip + value.length));
+        if (record.top !== null) next.searchParams.set('$top', String(record.top - value.length));
+      }
+      if (fault.loop || value.length < page.length) nextLink = next.toString();
+    }
+    const text = JSON.stringify({ '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'noDate') {
       response.removeHeader('date');
