@@ -36,6 +36,8 @@ export interface AlertsPage {
   alerts: unknown[];
   /** The server's clock (HTTP Date) when it answered, or null when it sent none. */
   serverTime: Instant | null;
+  /** Responses the answer came in: more than 1 when the server added @odata.nextLink pages. */
+  pages: number;
 }
 
 export interface ApiCallStats {
@@ -133,17 +135,19 @@ export class DefenderAlertsClient {
     const seen = new Set<string>();
     let url: string | undefined = this.pageUrl(request);
     let serverTime: Instant | null = null;
+    let pages = 0;
     while (url) {
       if (seen.size >= MAX_NEXT_LINKS || seen.has(url)) {
         throw new SyncFailedError('The API returned an @odata.nextLink it had already given (a paging loop); stopped this pass to avoid reading forever.');
       }
       seen.add(url);
       const page = await this.fetchWithRetries(url, signal);
+      pages += 1;
       serverTime ??= page.serverTime;
       alerts.push(...page.alerts);
       url = page.nextLink && this.checkedNextLink(page.nextLink);
     }
-    return { alerts, serverTime };
+    return { alerts, serverTime, pages };
   }
 
   private checkedNextLink(link: string): string {
@@ -161,7 +165,7 @@ export class DefenderAlertsClient {
     return next.toString();
   }
 
-  private async fetchWithRetries(url: string, signal?: AbortSignal): Promise<AlertsPage & { nextLink?: string }> {
+  private async fetchWithRetries(url: string, signal?: AbortSignal): Promise<Omit<AlertsPage, 'pages'> & { nextLink?: string }> {
     let refreshedAfter401 = false;
     return pRetry(
       async () => {
@@ -208,7 +212,7 @@ export class DefenderAlertsClient {
     }
   }
 
-  private interpret(response: HttpResponse, token: string): AlertsPage & { nextLink?: string } {
+  private interpret(response: HttpResponse, token: string): Omit<AlertsPage, 'pages'> & { nextLink?: string } {
     const { status } = response;
     if (status === 200) return this.parsePage(response);
     if (status === 429) {
@@ -241,7 +245,7 @@ export class DefenderAlertsClient {
     return `The Defender API refused access (${reason}). The token carries ${granted.filter((p) => READ_PERMISSIONS.includes(p)).join(', ')}, so the signed-in user lacks a Defender role with "View Data" (or access to the device groups). Ask a Defender administrator to grant it.`;
   }
 
-  private parsePage(response: HttpResponse): AlertsPage & { nextLink?: string } {
+  private parsePage(response: HttpResponse): Omit<AlertsPage, 'pages'> & { nextLink?: string } {
     const contentType = response.headers['content-type'] ?? '';
     let body: unknown;
     try {

@@ -58,6 +58,8 @@ export class AlertsApi {
   readonly alerts = new Map<string, StoredAlert>();
   readonly faults: ApiFault[] = [];
   readonly requests: ApiRequestRecord[] = [];
+  /** Every version each alert has had, oldest first: what a recorded change must be one of. */
+  readonly versions = new Map<string, SimAlert[]>();
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
   private readonly callTimes: number[] = [];
@@ -79,6 +81,9 @@ export class AlertsApi {
 
   private put(alert: SimAlert, visibleFromMs: number): void {
     this.alerts.set(alert.id, { alert, order: this.random(), visibleFromMs });
+    const versions = this.versions.get(alert.id);
+    if (versions) versions.push(alert);
+    else this.versions.set(alert.id, [alert]);
   }
 
   /** History: `count` alerts created over the past `days` days, a share of them already worked on. */
@@ -131,7 +136,7 @@ export class AlertsApi {
       const stored = this.alerts.get(id);
       if (!stored) continue;
       const next = this.factory.change(stored.alert, this.nowMs());
-      this.alerts.set(id, { alert: next, order: this.random(), visibleFromMs: stored.visibleFromMs });
+      this.put(next, stored.visibleFromMs);
       changed.push(next);
     }
     return changed;

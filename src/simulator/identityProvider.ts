@@ -103,6 +103,12 @@ export class IdentityProvider {
     for (const grant of this.refreshTokens.values()) if (!username || grant.username === username) grant.revoked = true;
   }
 
+  /** Every access token issued so far expires now (the API answers 401 until the client refreshes). */
+  expireAccessTokens(): void {
+    const now = this.nowMs();
+    for (const token of this.accessTokens.values()) token.expiresAtMs = Math.min(token.expiresAtMs, now);
+  }
+
   approveDeviceCodes(decision: 'approved' | 'declined' = 'approved'): number {
     let count = 0;
     for (const code of this.deviceCodes.values()) {

@@ -2,7 +2,8 @@
 // promise: no sort order, no nextLink with $top, and a $skip that shifts while alerts change.
 //
 // One request is one consistent answer. A window whose answer is not full ($top rows) was therefore read
-// whole; a full one is split into smaller time windows until each is. Windows are read and committed in
+// whole; a full one is split into smaller time windows until each is. An answer the server spread over
+// @odata.nextLink pages is several requests, each with a live $skip, so it is treated like a full one. Windows are read and committed in
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
 import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
@@ -10,6 +11,8 @@ import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } fro
 export interface WindowAnswer {
   alerts: unknown[];
   serverTime: Instant | null;
+  /** Responses the answer came in (nextLink pages); absent means 1. */
+  pages?: number;
 }
 
 export interface AlertsWindowSource {
@@ -67,7 +70,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     options.signal?.throwIfAborted();
     try {
       const answer = await source.fetch(from, to, 0);
-      return { ...answer, full: answer.alerts.length >= top };
+      return { ...answer, full: answer.alerts.length >= top || (answer.pages ?? 1) > 1 };
     } catch (error) {
       if (source.isTooLarge(error)) return 'too-large';
       throw error;
