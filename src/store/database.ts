@@ -1,6 +1,6 @@
 // Opens the SQLite file the reports read: WAL so that readers never block the writer (nor it them), a busy
 // timeout instead of instant SQLITE_BUSY, and foreign keys for the child tables.
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError, errorMessage } from '../errors.js';
@@ -27,6 +27,18 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   }
 }
 
+function unwritableDirectory(dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return `its filesystem is read-only: remount ${dir} read-write (the worker writes the database and its -wal and -shm files there)`;
+    if (code === 'EACCES' || code === 'EPERM') return `its directory ${dir} is not writable for this user: fix the permissions (the worker writes the database and its -wal and -shm files there)`;
+    return undefined;
+  }
+}
+
 /** Turns SQLite's failures into messages that say what to do. */
 export function storeError(error: unknown, file: string): StoreError {
   if (error instanceof StoreError) return error;
@@ -44,6 +56,8 @@ export function storeError(error: unknown, file: string): StoreError {
     SQLITE_PERM: 'permission denied: fix the file permissions',
   };
   const key = Object.keys(advice).find((prefix) => code.startsWith(prefix));
-  const hint = key ? advice[key] : `SQLite error ${code || 'unknown'}`;
+  // SQLite says only "unable to open" when the directory (WAL and -shm files live there) cannot be written.
+  const directoryProblem = key === 'SQLITE_CANTOPEN' || key === 'SQLITE_READONLY' ? unwritableDirectory(path.dirname(file)) : undefined;
+  const hint = directoryProblem ?? (key ? advice[key] : `SQLite error ${code || 'unknown'}`);
   return new StoreError(`Database ${file}: ${hint} (${detail}).`, { cause: error });
 }

@@ -2,7 +2,8 @@
 // process (`mde-alert-sync run`, a pass every second) is killed with SIGKILL at random moments and started
 // again, and a reporting reader queries the views from another process the whole time. At the end the
 // database must equal the simulator's truth. A short profile runs inside `npm test`; the long one with
-// `npm run test:chaos` (options: --profile short|long, --seconds N, --seed N).
+// `npm run test:chaos` (options: --profile short|long, --seconds N, --seed N, --set KEY=VALUE for a worker
+// setting, e.g. --set SETTLE_LAG=0s for a control run that must find mismatches).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import path from 'node:path';
@@ -23,10 +24,12 @@ export interface ChaosProfile {
   killAfterMs: [number, number];
   churnEveryMs: number;
   faultEveryMs: number;
+  /** Extra worker settings as MDE_ALERT_SYNC_<KEY> values, e.g. a control run with SETTLE_LAG=0s. */
+  settings?: Record<string, string>;
 }
 
 export const PROFILES: Record<'short' | 'long', ChaosProfile> = {
-  short: { name: 'short', seconds: 25, seed: 7, initialAlerts: 400, pageSize: 50, killAfterMs: [300, 2500], churnEveryMs: 150, faultEveryMs: 400 },
+  short: { name: 'short', seconds: 25, seed: 7, initialAlerts: 400, pageSize: 50, killAfterMs: [500, 5000], churnEveryMs: 150, faultEveryMs: 400 },
   long: { name: 'long', seconds: 600, seed: 11, initialAlerts: 3000, pageSize: 100, killAfterMs: [300, 6000], churnEveryMs: 100, faultEveryMs: 300 },
 };
 
@@ -48,6 +51,7 @@ const LATE_INDEXING_MS = 3000;
 export interface ChaosFigures {
   profile: string;
   seconds: number;
+  settings: Record<string, string>;
   passes: number;
   passesSucceeded: number;
   passesFailed: number;
@@ -75,6 +79,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       MDE_ALERT_SYNC_MAX_RETRIES: '4',
       MDE_ALERT_SYNC_MAX_RETRY_AFTER: '5s',
       MDE_ALERT_SYNC_LOG_LEVEL: 'warn',
+      ...Object.fromEntries(Object.entries(profile.settings ?? {}).map(([key, value]) => [`MDE_ALERT_SYNC_${key}`, value])),
     },
   );
   const random = mulberry32(profile.seed);
@@ -129,13 +134,14 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     reader.child.kill('SIGTERM');
     const readerEnd = await reader.done;
     const readerFigures = JSON.parse(readerEnd.stdout.trim().split('\n').pop()!) as ReaderFigures;
-    for (const record of bed.sim.api.requests) if (record.fault) count(record.fault);
+    for (const record of bed.sim.api.requests) if (record.fault) count(record.fault === 'status' ? `http${record.status}` : record.fault);
 
     const verdict = compareWithTruth(bed, truth);
     const runs = runOutcomes(bed.dbPath);
     return {
       profile: profile.name,
       seconds: profile.seconds,
+      settings: profile.settings ?? {},
       passes: runs.total,
       passesSucceeded: runs.success ?? 0,
       passesFailed: runs.failed ?? 0,
@@ -254,7 +260,7 @@ function mulberry32(seed: number): () => number {
 export function formatFigures(figures: ChaosFigures): string {
   const faultList = Object.entries(figures.faults).sort(([a], [b]) => a.localeCompare(b)).map(([kind, n]) => `${kind} ${n}`).join(', ');
   return [
-    `chaos profile ${figures.profile}: ${figures.seconds} s`,
+    `chaos profile ${figures.profile}: ${figures.seconds} s${Object.keys(figures.settings).length ? ` with ${Object.entries(figures.settings).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
     `passes            ${figures.passes} (succeeded ${figures.passesSucceeded}, failed ${figures.passesFailed}, killed mid-pass ${figures.killsDuringPass})`,
     `kills (SIGKILL)   ${figures.kills}`,
     `faults injected   ${Object.values(figures.faults).reduce((a, b) => a + b, 0)}: ${faultList}`,
@@ -268,10 +274,11 @@ export function formatFigures(figures: ChaosFigures): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { profile: { type: 'string', default: 'long' }, seconds: { type: 'string' }, seed: { type: 'string' } } });
+  const { values } = parseArgs({ options: { profile: { type: 'string', default: 'long' }, seconds: { type: 'string' }, seed: { type: 'string' }, set: { type: 'string', multiple: true } } });
   const base = PROFILES[values.profile as 'short' | 'long'];
   if (!base) throw new Error(`--profile must be short or long, not ${values.profile}`);
-  const profile = { ...base, ...(values.seconds ? { seconds: Number(values.seconds) } : {}), ...(values.seed ? { seed: Number(values.seed) } : {}) };
+  const settings = Object.fromEntries((values.set ?? []).map((pair) => pair.split('=', 2) as [string, string]));
+  const profile = { ...base, settings, ...(values.seconds ? { seconds: Number(values.seconds) } : {}), ...(values.seed ? { seed: Number(values.seed) } : {}) };
   const figures = await runChaos(profile, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`${formatFigures(figures)}\n`);
   const failed = figures.mismatches > 0 || figures.integrity !== 'ok' || figures.cursorRegressions > 0 || figures.reader.cursorRegressions > 0 || figures.reader.errors > 0 || figures.secretsLeaked > 0;

@@ -1,0 +1,23 @@
+// The short chaos profile (see test/chaos/chaosRun.ts): faults, SIGKILLs and a reader in another process,
+// and at the end a database equal to the service's truth. The long profile: `npm run test:chaos`.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatFigures, PROFILES, runChaos } from './chaos/chaosRun.js';
+
+describe('chaos', () => {
+  it('loses nothing through faults, access-token expiry and SIGKILLs, while a reader queries the views', async (t) => {
+    const figures = await runChaos(PROFILES.short);
+    t.diagnostic(formatFigures(figures));
+    assert.equal(figures.mismatches, 0, figures.mismatchSamples.join('\n'));
+    assert.equal(figures.integrity, 'ok');
+    assert.equal(figures.cursorRegressions + figures.reader.cursorRegressions, 0, 'the cursor never moves back');
+    assert.equal(figures.reader.errors, 0, figures.reader.errorSamples.join('\n'));
+    assert.equal(figures.reader.busy, 0);
+    assert.equal(figures.secretsLeaked, 0);
+    // The run exercised what it claims to: kills, kills inside a pass, and faults of several kinds.
+    assert.ok(figures.kills >= 3, `${figures.kills} kills`);
+    assert.ok(figures.killsDuringPass >= 1, 'at least one kill landed inside a pass');
+    assert.ok(Object.keys(figures.faults).length >= 5, `fault kinds: ${Object.keys(figures.faults).join(', ')}`);
+    assert.ok(figures.reader.queries > 100);
+  });
+});
