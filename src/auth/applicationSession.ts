@@ -8,7 +8,7 @@ import type { Settings } from '../config/settings.js';
 import { SyncFailedError, UserFacingError, ExitCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccessToken, Session } from './delegatedSession.js';
-import { describeIdentityError } from './delegatedSession.js';
+import { describeIdentityError, requireAccessToken } from './delegatedSession.js';
 import { msalConfiguration } from './msalConfiguration.js';
 
 function clientCertificate(file: string): { thumbprintSha256: string; privateKey: string; x5c: string } {
@@ -37,8 +37,9 @@ export class ApplicationSession implements Session {
     try {
       const result = await this.app.acquireTokenByClientCredential({ scopes: [this.settings.scope], skipCache: options.forceRefresh ?? false });
       if (!result) throw new Error('the identity provider returned no token');
-      return { token: result.accessToken, expiresOn: result.expiresOn, username: this.name, tenantId: result.tenantId };
+      return { token: requireAccessToken(result.accessToken), expiresOn: result.expiresOn, username: this.name, tenantId: result.tenantId };
     } catch (error) {
+      if (error instanceof SyncFailedError) throw error;
       const description = describeIdentityError(error);
       // A wrong secret or certificate does not heal by retrying: it needs the operator.
       if (/invalid_client|AADSTS7000215|AADSTS700027|AADSTS700016|unauthorized_client/.test(description)) {

@@ -42,10 +42,18 @@ const SIGN_IN_NEEDED_CODES = new Set([
 /** "AADSTS50173: The provided grant has expired…" → first line, without trace and correlation ids. */
 export function describeIdentityError(error: unknown): string {
   const authError = error as Partial<AuthError> & { message?: string };
-  const text = authError.errorMessage || authError.message || String(error);
+  let text = authError.errorMessage || authError.message || String(error);
+  // MSAL wraps network-level failures in "Error(s): Not Available - ... - Description: <what> - ...".
+  text = /Description: (.*?) - Correlation ID/.exec(text)?.[1] ?? text;
   const firstLine = text.split(/\r?\n/)[0]!.replace(/\s*Trace ID:.*$/i, '').trim();
   const code = authError.errorCode ? `${authError.errorCode}: ` : '';
   return firstLine.startsWith(authError.errorCode ?? '\u0000') ? firstLine : `${code}${firstLine}`;
+}
+
+/** MSAL passes on a token answer without an access token; it would reach the API as "Bearer undefined". */
+export function requireAccessToken(token: string | undefined): string {
+  if (!token) throw new SyncFailedError('The identity provider answered without an access token (a proxy or an outage in between?); the next pass tries again.');
+  return token;
 }
 
 export function isSignInNeeded(error: unknown): boolean {
@@ -147,9 +155,9 @@ export class DelegatedSession implements Session {
     if (!account) throw new SignInRequiredError('No account is signed in.');
     try {
       const result = await this.app.acquireTokenSilent({ account, scopes: this.scopes, forceRefresh: options.forceRefresh ?? false });
-      return { token: result.accessToken, expiresOn: result.expiresOn, username: account.username, tenantId: account.tenantId };
+      return { token: requireAccessToken(result.accessToken), expiresOn: result.expiresOn, username: account.username, tenantId: account.tenantId };
     } catch (error) {
-      if (error instanceof UserFacingError) throw error; // the token cache itself is unreadable
+      if (error instanceof UserFacingError) throw error; // the token cache itself is unreadable, or no token came
       if (isSignInNeeded(error)) {
         // MSAL forgets a rejected refresh token only in memory; removing the account clears it on disk too.
         await this.app.getTokenCache().removeAccount(account);

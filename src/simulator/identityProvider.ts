@@ -36,6 +36,8 @@ export interface TokenFault {
   suberror?: string;
   /** Only for these grant types (default: any). */
   grantTypes?: string[];
+  /** Send this body as is (a proxy's HTML page, broken JSON) instead of an AADSTS error. */
+  rawBody?: { body: string; contentType: string };
 }
 
 export interface IssuedToken {
@@ -194,6 +196,11 @@ export class IdentityProvider {
     if (faultIndex >= 0) {
       const [fault] = this.faults.splice(faultIndex, 1);
       answer(fault!.status);
+      if (fault!.rawBody) {
+        response.writeHead(fault!.status, { 'content-type': fault!.rawBody.contentType, 'content-length': Buffer.byteLength(fault!.rawBody.body) });
+        response.end(fault!.rawBody.body);
+        return;
+      }
       this.error(response, fault!.status, fault!.error, fault!.code, fault!.description ?? 'Injected failure.', fault!.suberror);
       return;
     }
