@@ -38,6 +38,10 @@ describe('configuration', () => {
       MDE_ALERT_SYNC_CA_FILE: '/nonexistent/ca.pem',
       MDE_ALERT_SYNC_EXPAND_EVIDENCE: 'perhaps',
       MDE_ALERT_SYNC_PAGESIZE: '10',
+      MDE_ALERT_SYNC_SCHEDULE: 'every five minutes',
+      MDE_ALERT_SYNC_HEALTH_PORT: '70000',
+      MDE_ALERT_SYNC_OVERLAP: '-5m',
+      MDE_ALERT_SYNC_DATABASE_PATH: '',
     };
     let message = '';
     try {
@@ -57,6 +61,10 @@ describe('configuration', () => {
       /expandEvidence .*: must be true or false/,
       /MDE_ALERT_SYNC_PAGESIZE: unknown environment variable/,
       /clientId: required/,
+      /schedule .*: must be a cron expression such as "\*\/5 \* \* \* \*"/,
+      /healthPort .*: must be at most 65535/,
+      /overlap .*: must be a duration such as "90s"/,
+      /databasePath .*: must not be empty/,
     ]) {
       assert.match(message, expected);
     }

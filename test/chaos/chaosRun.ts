@@ -9,7 +9,7 @@ import { isDeepStrictEqual, parseArgs } from 'node:util';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseInstant } from '../../src/instants.js';
-import type { SimAlert } from '../../src/simulator/alertFactory.js';
+import { seededRandom, type SimAlert } from '../../src/simulator/alertFactory.js';
 import type { ApiFault } from '../../src/simulator/alertsApi.js';
 import { createTestBed, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type RunningProcess, type TestBed } from '../support/harness.js';
 import type { ReaderFigures } from './reportingReader.js';
@@ -82,7 +82,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       ...Object.fromEntries(Object.entries(profile.settings ?? {}).map(([key, value]) => [`MDE_ALERT_SYNC_${key}`, value])),
     },
   );
-  const random = mulberry32(profile.seed);
+  const random = seededRandom(profile.seed ^ 0x5eed); // its own sequence, apart from the simulator's
   const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
   const faults: Record<string, number> = {};
   const count = (kind: string) => (faults[kind] = (faults[kind] ?? 0) + 1);
@@ -243,18 +243,6 @@ function compareWithTruth(bed: TestBed, truth: SimAlert[]): { mismatches: string
   } finally {
     db.close();
   }
-}
-
-/** A small seeded generator, so that a run's choices can be repeated with --seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function formatFigures(figures: ChaosFigures): string {
