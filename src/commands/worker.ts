@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { ApplicationSession } from '../auth/applicationSession.js';
 import { DelegatedSession, type Session } from '../auth/delegatedSession.js';
 import type { Settings } from '../config/settings.js';
-import { DefenderAlertsClient } from '../defender/alertsClient.js';
+import { DefenderAlertsClient, type AlertsClientOptions } from '../defender/alertsClient.js';
 import { createDispatcher } from '../http/httpLayer.js';
 import type { Logger } from '../logger.js';
 import { USER_AGENT } from '../version.js';
@@ -18,7 +18,7 @@ export interface Worker {
   close(): Promise<void>;
 }
 
-export function createWorker(settings: Settings, logger: Logger): Worker {
+export function createWorker(settings: Settings, logger: Logger, timing: Pick<AlertsClientOptions, 'quotaIntervals'> = {}): Worker {
   const dispatcher = createDispatcher({ caFile: settings.caFile });
   const session: Session = settings.authFlow === 'clientCredentials' ? new ApplicationSession(settings, logger, dispatcher) : new DelegatedSession(settings, logger, dispatcher);
   const client = new DefenderAlertsClient(
@@ -33,6 +33,7 @@ export function createWorker(settings: Settings, logger: Logger): Worker {
       maxRetryAfterMs: settings.maxRetryAfter,
       callsPerMinute: settings.callsPerMinute,
       callsPerHour: settings.callsPerHour,
+      ...timing,
     },
     session,
     dispatcher,

@@ -23,6 +23,8 @@ export interface AlertsClientOptions {
   maxRetryAfterMs: number;
   callsPerMinute: number;
   callsPerHour: number;
+  /** Shorter quota intervals, for runs in accelerated time (the soak). */
+  quotaIntervals?: { minuteMs: number; hourMs: number };
 }
 
 export interface AlertsRequest {
@@ -98,7 +100,7 @@ export class DefenderAlertsClient {
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
   ) {
-    this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour }, (url: string, token: string, signal?: AbortSignal) => this.sendOnce(url, token, signal));
+    this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour, ...options.quotaIntervals }, (url: string, token: string, signal?: AbortSignal) => this.sendOnce(url, token, signal));
   }
 
   private async sendOnce(url: string, token: string, signal?: AbortSignal): Promise<HttpResponse> {

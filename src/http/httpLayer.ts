@@ -50,8 +50,19 @@ export interface SendOptions {
 
 /** Sends one request and reads the whole body, stopping at maxBytes and at timeoutMs for the whole exchange. */
 export async function send(dispatcher: Dispatcher, url: string, options: SendOptions): Promise<HttpResponse> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  // One controller per exchange, unlinked from the caller's signal afterwards: AbortSignal.any() with the
+  // worker's long-lived shutdown signal would keep a reference per request for the life of the process
+  // (nodejs/node#55351, #64476), found as steady heap growth by the soak run.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new HttpTimeoutError(options.timeoutMs));
+  }, options.timeoutMs);
+  const onAbort = () => controller.abort(options.signal!.reason);
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  const { signal } = controller;
   try {
     const response = await request(url, {
       dispatcher,
@@ -79,10 +90,13 @@ export async function send(dispatcher: Dispatcher, url: string, options: SendOpt
     return { status: response.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
-    if (timeout.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
       throw new HttpTimeoutError(options.timeoutMs);
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -30,7 +30,7 @@ export interface ChaosProfile {
 
 export const PROFILES: Record<'short' | 'long', ChaosProfile> = {
   short: { name: 'short', seconds: 25, seed: 7, initialAlerts: 400, pageSize: 50, killAfterMs: [500, 5000], churnEveryMs: 150, faultEveryMs: 400 },
-  long: { name: 'long', seconds: 600, seed: 11, initialAlerts: 3000, pageSize: 100, killAfterMs: [300, 6000], churnEveryMs: 100, faultEveryMs: 300 },
+  long: { name: 'long', seconds: 600, seed: 11, initialAlerts: 3000, pageSize: 500, killAfterMs: [500, 8000], churnEveryMs: 100, faultEveryMs: 300 },
 };
 
 /** What the simulator serves wrongly, and how often relative to each other. */
@@ -79,6 +79,10 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       MDE_ALERT_SYNC_MAX_RETRIES: '4',
       MDE_ALERT_SYNC_MAX_RETRY_AFTER: '5s',
       MDE_ALERT_SYNC_LOG_LEVEL: 'warn',
+      // Well above the late indexing injected (3 s), and short enough that a pass re-reads seconds, not the
+      // default quarter hour, of a tenant where alerts change ten times a second.
+      MDE_ALERT_SYNC_SETTLE_LAG: '30s',
+      MDE_ALERT_SYNC_OVERLAP: '30s',
       ...Object.fromEntries(Object.entries(profile.settings ?? {}).map(([key, value]) => [`MDE_ALERT_SYNC_${key}`, value])),
     },
   );

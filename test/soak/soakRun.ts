@@ -15,6 +15,8 @@ export interface SoakFigures {
   /** Heap after GC: first sample after warm-up (a quarter of the passes) and at the end. */
   heapWarmBytes: number;
   heapEndBytes: number;
+  /** Heap after GC when the quiet half began: from there on, nothing the worker holds should grow. */
+  heapQuietStartBytes: number;
   rssWarmBytes: number;
   rssEndBytes: number;
   openFilesMin: number;
@@ -72,6 +74,7 @@ export async function runSoak(passes: number): Promise<SoakFigures> {
       samples,
       heapWarmBytes: warm.heapUsedBytes,
       heapEndBytes: end.heapUsedBytes,
+      heapQuietStartBytes: quietFrom!.heapUsedBytes,
       rssWarmBytes: warm.rssBytes,
       rssEndBytes: end.rssBytes,
       openFilesMin: Math.min(...afterWarm.map((sample) => sample.openFiles)),
@@ -91,7 +94,7 @@ const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
 export function formatSoak(figures: SoakFigures): string {
   return [
     `soak: ${figures.passes} passes (${figures.failures} failed), ${figures.alerts} alerts at the end`,
-    `heap after GC     ${mb(figures.heapWarmBytes)} after warm-up, ${mb(figures.heapEndBytes)} at the end`,
+    `heap after GC     ${mb(figures.heapWarmBytes)} after warm-up, ${mb(figures.heapQuietStartBytes)} when changes stopped, ${mb(figures.heapEndBytes)} at the end`,
     `RSS               ${mb(figures.rssWarmBytes)} after warm-up, ${mb(figures.rssEndBytes)} at the end`,
     `open files        ${figures.openFilesMin} to ${figures.openFilesMax} after warm-up`,
     `database growth   ${figures.quietBytesPerPass.toFixed(0)} bytes per pass over ${figures.quietPasses} passes with nothing changed (the run record)`,
