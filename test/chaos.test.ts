@@ -7,7 +7,7 @@ import { formatFigures, PROFILES, runChaos } from './chaos/chaosRun.js';
 describe('chaos', () => {
   it('loses nothing through faults, access-token expiry and SIGKILLs, while a reader queries the views', async (t) => {
     const figures = await runChaos(PROFILES.short);
-    t.diagnostic(formatFigures(figures));
+    for (const line of formatFigures(figures).split('\n')) t.diagnostic(line);
     assert.equal(figures.mismatches, 0, figures.mismatchSamples.join('\n'));
     assert.equal(figures.integrity, 'ok');
     assert.equal(figures.cursorRegressions + figures.reader.cursorRegressions, 0, 'the cursor never moves back');
