@@ -80,7 +80,7 @@ describe('store', () => {
     const { file, store } = newStore();
     store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 'x')").run();
     store.close();
-    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(2\)/.test(error.message));
+    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(3\)/.test(error.message));
     const db = new Database(file, { readonly: true });
     assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 3);
     db.close();

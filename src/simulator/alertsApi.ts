@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlertFactory, SimAlert } from './alertFactory.js';
 import { sendJson, type IdentityProvider } from './identityProvider.js';
-import { ODataFilterError, parseFilter } from './odataFilter.js';
+import { parseInstant } from '../instants.js';
+import { ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
 
 export type ApiFault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
@@ -45,6 +46,8 @@ export interface AlertsApiOptions {
 
 interface StoredAlert {
   alert: SimAlert;
+  /** lastUpdateTime as an instant, for the index. */
+  at: bigint;
   /** Position in the server's arbitrary order; an update moves the alert elsewhere in it. */
   order: number;
   visibleFromMs: number;
@@ -63,6 +66,8 @@ export class AlertsApi {
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
   private readonly callTimes: number[] = [];
+  /** The alerts sorted by lastUpdateTime, rebuilt after changes: large tenants (benchmarks) answer fast. */
+  private byLastUpdate: StoredAlert[] | undefined;
   private queries = 0;
 
   constructor(
@@ -80,7 +85,8 @@ export class AlertsApi {
   }
 
   private put(alert: SimAlert, visibleFromMs: number): void {
-    this.alerts.set(alert.id, { alert, order: this.random(), visibleFromMs });
+    this.alerts.set(alert.id, { alert, at: parseInstant(alert.lastUpdateTime) ?? 0n, order: this.random(), visibleFromMs });
+    this.byLastUpdate = undefined;
     const versions = this.versions.get(alert.id);
     if (versions) versions.push(alert);
     else this.versions.set(alert.id, [alert]);
@@ -142,6 +148,27 @@ export class AlertsApi {
     return changed;
   }
 
+  /** The alerts whose lastUpdateTime lies in the range (binary search in the index); the filter still applies. */
+  private candidates(range: InstantRange): StoredAlert[] {
+    if (!range.low && !range.high) return [...this.alerts.values()];
+    this.byLastUpdate ??= [...this.alerts.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const sorted = this.byLastUpdate;
+    const firstIndex = (accept: (at: bigint) => boolean) => {
+      let low = 0;
+      let high = sorted.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (accept(sorted[middle]!.at)) high = middle;
+        else low = middle + 1;
+      }
+      return low;
+    };
+    const { low: lower, high: upper } = range;
+    const start = lower ? firstIndex((at) => (lower.inclusive ? at >= lower.value : at > lower.value)) : 0;
+    const end = upper ? firstIndex((at) => (upper.inclusive ? at > upper.value : at >= upper.value)) : sorted.length;
+    return sorted.slice(start, Math.max(start, end));
+  }
+
   private quotaWait(now: number): number | undefined {
     while (this.callTimes.length > 0 && this.callTimes[0]! <= now - 3_600_000) this.callTimes.shift();
     const inLastMinute = this.callTimes.filter((t) => t > now - 60_000);
@@ -199,9 +226,9 @@ export class AlertsApi {
     if (record.top !== null && (!Number.isInteger(record.top) || record.top < 0)) return error(400, 'InvalidInput', `Invalid $top value '${url.searchParams.get('$top')}'.`);
     if (record.top !== null && record.top > MAX_TOP) return error(400, 'BadRequest', `Maximum page size is ${MAX_TOP}`);
     if (!Number.isInteger(record.skip) || record.skip < 0) return error(400, 'InvalidInput', 'Invalid $skip value.');
-    let predicate: ((alert: Record<string, unknown>) => boolean) | undefined;
+    let filter: ParsedFilter | undefined;
     try {
-      predicate = record.filter ? parseFilter(record.filter) : undefined;
+      filter = record.filter ? parseFilter(record.filter) : undefined;
     } catch (e) {
       if (e instanceof ODataFilterError) return error(400, 'ODataError', e.message);
       throw e;
@@ -209,7 +236,7 @@ export class AlertsApi {
 
     this.beforeQuery?.(this.queries++);
     const visibleNow = this.nowMs();
-    const matching = [...this.alerts.values()].filter((s) => s.visibleFromMs <= visibleNow && (!predicate || predicate(s.alert)));
+    const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && (!filter || filter.matches(s.alert)));
     matching.sort((a, b) => a.order - b.order);
     const page = matching.slice(record.skip, record.top === null ? undefined : record.skip + record.top).map((s) => (record.expand ? s.alert : { ...s.alert, evidence: [] }));
     record.status = 200;

@@ -277,6 +277,11 @@ export class IdentityProvider {
     }
   }
 
+  /** An access token for the API without a sign-in: for tools that call the API directly (the benchmark's floor). */
+  accessTokenFor(user: SimUser = this.defaultUser): string {
+    return this.issueAccessToken({ kind: 'user', username: user.username, scp: user.permissions.join(' '), roles: [], aud: 'https://api.securitycenter.microsoft.com', expiresAtMs: this.nowMs() + this.options.accessTokenLifetimeSec * 1000 });
+  }
+
   private issueAccessToken(token: IssuedToken): string {
     const value = unsignedJwt({
       aud: token.aud,

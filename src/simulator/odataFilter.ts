@@ -13,6 +13,17 @@ type Literal = { kind: 'string'; value: string } | { kind: 'date'; value: bigint
 type Node = { kind: 'and' | 'or'; left: Node; right: Node } | { kind: 'compare'; field: string; op: string; literal: Literal };
 export type AlertPredicate = (alert: Record<string, unknown>) => boolean;
 
+/** The lastUpdateTime range a filter requires (from comparisons joined by top-level `and`), for an index. */
+export interface InstantRange {
+  low?: { value: bigint; inclusive: boolean };
+  high?: { value: bigint; inclusive: boolean };
+}
+
+export interface ParsedFilter {
+  matches: AlertPredicate;
+  lastUpdateTime: InstantRange;
+}
+
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
   const pattern = /\s*(?:('(?:[^']|'')*')|([()])|([^\s()']+))/y;
@@ -30,7 +41,7 @@ function tokenize(text: string): string[] {
   return tokens;
 }
 
-export function parseFilter(text: string): AlertPredicate {
+export function parseFilter(text: string): ParsedFilter {
   const tokens = tokenize(text);
   let position = 0;
   const peek = () => tokens[position];
@@ -70,7 +81,21 @@ export function parseFilter(text: string): AlertPredicate {
   };
   const root = parseOr();
   if (position !== tokens.length) throw new ODataFilterError(`Invalid filter: unexpected '${tokens[position]}'`);
-  return (alert) => evaluate(root, alert);
+  return { matches: (alert) => evaluate(root, alert), lastUpdateTime: rangeOf(root) };
+}
+
+function rangeOf(node: Node, range: InstantRange = {}): InstantRange {
+  if (node.kind === 'and') return rangeOf(node.right, rangeOf(node.left, range));
+  if (node.kind !== 'compare' || node.field !== 'lastUpdateTime' || node.literal.kind !== 'date') return range;
+  const bound = { value: node.literal.value, inclusive: node.op === 'ge' || node.op === 'le' || node.op === 'eq' };
+  // Keep the tighter bound when a side is given twice.
+  if (node.op === 'ge' || node.op === 'gt' || node.op === 'eq') {
+    if (!range.low || bound.value > range.low.value || (bound.value === range.low.value && !bound.inclusive)) range.low = bound;
+  }
+  if (node.op === 'le' || node.op === 'lt' || node.op === 'eq') {
+    if (!range.high || bound.value < range.high.value || (bound.value === range.high.value && !bound.inclusive)) range.high = bound;
+  }
+  return range;
 }
 
 function parseLiteral(field: string, token: string): Literal {

@@ -1,0 +1,221 @@
+// `npm run bench`: the backfill and steady-state costs of the real worker process against the simulator on
+// loopback (realistic alerts: 180 days, evidence expanded, about 3 KB each), with the floors it is compared
+// with, the reporting views over the largest database, and scaling in N. Options:
+//   --alerts N        the main backfill (default 100000)
+//   --scaling LIST    backfill sizes for the scaling table (default 10000,100000,1000000)
+//   --page-size N     pageSize (default 10000)
+// Figures recorded with the machine they were taken on: docs/performance.md.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import type { FloorFigures, FloorJob } from './floors.js';
+import { measureProcess, type ProcessUsage } from './processUsage.js';
+import type { SimulatorCommand } from './simulatorProcess.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const VIEWS = ['open_alerts_by_severity', 'alerts_per_day', 'alert_time_to_resolve', 'time_to_resolve_by_severity'];
+
+const { values } = parseArgs({ options: { alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' } } });
+const mainN = Number(values.alerts);
+const scalingNs = values.scaling!.split(',').filter(Boolean).map(Number);
+const pageSize = Number(values['page-size']);
+
+interface SimRequest { filter: string | null; top: number | null; skip: number; expand: boolean; status: number; returned: number }
+
+class SimulatorProcess {
+  private readonly child: ChildProcess;
+  private nextId = 0;
+  private readonly pending = new Map<number, (reply: { result?: unknown; error?: string }) => void>();
+  constructor(heapMb: number) {
+    this.child = fork(path.join(ROOT, 'bench/simulatorProcess.ts'), [], { execArgv: ['--import', 'tsx', `--max-old-space-size=${heapMb}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (reply: { id: number; result?: unknown; error?: string }) => this.pending.get(reply.id)?.(reply));
+  }
+  call<T>(message: SimulatorCommand): Promise<T> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (reply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply.result as T)));
+      this.child.send({ ...message, id });
+    });
+  }
+}
+
+interface Tenant {
+  sim: SimulatorProcess;
+  dir: string;
+  dbPath: string;
+  env: Record<string, string>;
+  apiBaseUrl: string;
+  caFile: string;
+}
+
+async function startTenant(alerts: number): Promise<Tenant> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mde-bench-'));
+  // About 3.3 KB of simulator heap per alert, plus room to serve pages.
+  const sim = new SimulatorProcess(Math.max(2048, Math.ceil((alerts * 4.5) / 1024) + 1024));
+  const info = await sim.call<{ tenantId: string; clientId: string; authorityUrl: string; apiBaseUrl: string; caFile: string }>({ command: 'start', alerts, dir });
+  const dbPath = path.join(dir, 'alerts.db');
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    MDE_ALERT_SYNC_TENANT_ID: info.tenantId,
+    MDE_ALERT_SYNC_CLIENT_ID: info.clientId,
+    MDE_ALERT_SYNC_AUTHORITY_URL: info.authorityUrl,
+    MDE_ALERT_SYNC_API_BASE_URL: info.apiBaseUrl,
+    MDE_ALERT_SYNC_CA_FILE: info.caFile,
+    MDE_ALERT_SYNC_DATABASE_PATH: dbPath,
+    MDE_ALERT_SYNC_TOKEN_CACHE_PATH: path.join(dir, 'token-cache.json'),
+    MDE_ALERT_SYNC_TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
+    MDE_ALERT_SYNC_PAGE_SIZE: String(pageSize),
+    MDE_ALERT_SYNC_EXPAND_EVIDENCE: 'true',
+    MDE_ALERT_SYNC_MAX_RESPONSE_MEGABYTES: '256',
+    MDE_ALERT_SYNC_LOG_LEVEL: 'warn',
+  };
+  const login = await measureProcess(process.execPath, [CLI, 'login'], env);
+  if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  await sim.call({ command: 'requests' });
+  return { sim, dir, dbPath, env, apiBaseUrl: info.apiBaseUrl, caFile: info.caFile };
+}
+
+async function sync(tenant: Tenant): Promise<{ usage: ProcessUsage; requests: SimRequest[] }> {
+  const usage = await measureProcess(process.execPath, [CLI, 'sync'], tenant.env);
+  if (usage.code !== 0) throw new Error(`sync failed (exit ${usage.code}): ${usage.stderr.slice(-2000)}`);
+  return { usage, requests: await tenant.sim.call<SimRequest[]>({ command: 'requests' }) };
+}
+
+/** Rows the last pass wrote: alerts stored or updated since `sinceIso`, changes appended, runs recorded. */
+function rowsWritten(dbPath: string, before: Counts): Counts {
+  const now = counts(dbPath);
+  return { alerts: now.alerts - before.alerts, changes: now.changes - before.changes, runs: now.runs - before.runs, alertVersions: now.alertVersions - before.alertVersions };
+}
+interface Counts { alerts: number; changes: number; runs: number; alertVersions: number }
+function counts(dbPath: string): Counts {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const row = db.prepare('SELECT (SELECT count(*) FROM alerts) AS alerts, (SELECT count(*) FROM alert_changes) AS changes, (SELECT count(*) FROM sync_runs) AS runs, (SELECT total(versions_seen) FROM alerts) AS alertVersions').get() as Counts;
+    return row;
+  } finally {
+    db.close();
+  }
+}
+
+async function floors(tenant: Tenant, requests: SimRequest[]): Promise<FloorFigures> {
+  const job: FloorJob = {
+    apiBaseUrl: tenant.apiBaseUrl,
+    caFile: tenant.caFile,
+    token: await tenant.sim.call<string>({ command: 'token' }),
+    dbPath: path.join(tenant.dir, 'floor.db'),
+    requests: requests.filter((r) => r.status === 200),
+  };
+  const jobFile = path.join(tenant.dir, 'floor-job.json');
+  writeFileSync(jobFile, JSON.stringify(job), { mode: 0o600 });
+  const run = await measureProcess(process.execPath, ['--import', 'tsx', '--max-old-space-size=8192', path.join(ROOT, 'bench/floors.ts'), jobFile], { PATH: process.env.PATH ?? '' });
+  await tenant.sim.call({ command: 'requests' }); // the floor's own requests are not the worker's
+  if (run.code !== 0) throw new Error(`floors failed: ${run.stderr.slice(-2000)}`);
+  return JSON.parse(run.stdout.trim()) as FloorFigures;
+}
+
+async function stopTenant(tenant: Tenant, keepDatabase = false): Promise<void> {
+  await tenant.sim.call({ command: 'stop' });
+  if (!keepDatabase) rmSync(tenant.dir, { recursive: true, force: true });
+}
+
+function viewTimes(dbPath: string): { view: string; medianMs: number; rows: number }[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return VIEWS.map((view) => {
+      const statement = db.prepare(`SELECT * FROM ${view}`);
+      let rows = statement.all().length; // warm the page cache, as a dashboard that refreshes would
+      const times: number[] = [];
+      for (let i = 0; i < 7; i += 1) {
+        const started = performance.now();
+        rows = statement.all().length;
+        times.push(performance.now() - started);
+      }
+      return { view, medianMs: median(times), rows };
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(0)} MB`;
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+async function main(): Promise<void> {
+  const out: string[] = [];
+  const print = (line = '') => {
+    out.push(line);
+    process.stdout.write(`${line}\n`);
+  };
+  print(`mde-alert-sync benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM, Node.js ${process.version}, pageSize ${pageSize}`);
+
+  // 1. The main backfill, its floors, and the steady state.
+  const tenant = await startTenant(mainN);
+  const backfill = await sync(tenant);
+  const stored = counts(tenant.dbPath);
+  const floor = await floors(tenant, backfill.requests);
+  const minimumPages = Math.ceil(mainN / pageSize);
+  print();
+  print(`Backfill of ${mainN} alerts (${mb(floor.bytes)} of JSON in ${backfill.requests.length} requests; at least ${minimumPages} needed)`);
+  print(`  end to end        ${s(backfill.usage.wallMs)} wall, ${s(backfill.usage.cpuMs)} CPU, ${Math.round(mainN / (backfill.usage.wallMs / 1000))} alerts/s, peak RSS ${mb(backfill.usage.peakRssBytes)}`);
+  print(`  floor: fetch+parse ${s(floor.fetchMs)} wall, ${s(floor.fetchCpuMs)} CPU (the same ${floor.pages} requests, nothing else)`);
+  print(`  floor: bare write  ${s(floor.writeMs)} wall, ${s(floor.writeCpuMs)} CPU (${floor.alerts} rows, one prepared INSERT each, a transaction per page)`);
+  const ratio = backfill.usage.wallMs / (floor.fetchMs + floor.writeMs);
+  print(`  ratio             ${ratio.toFixed(2)} × the sum of the floors (target ≤ 1.3: ${verdict(ratio <= 1.3)})`);
+  print(`  stored            ${stored.alerts} alerts, ${stored.changes} changes`);
+
+  const beforeUnchanged = counts(tenant.dbPath);
+  const unchanged = await sync(tenant);
+  const unchangedRows = rowsWritten(tenant.dbPath, beforeUnchanged);
+  print();
+  print(`Steady state over ${mainN} stored alerts`);
+  print(`  nothing changed   ${unchanged.requests.length} request(s), ${s(unchanged.usage.wallMs)} wall (process start included), rows written: ${unchangedRows.alertVersions} alert versions, ${unchangedRows.changes} changes, ${unchangedRows.runs} run record (target: one request per window, no alert rows: ${verdict(unchangedRows.alertVersions === 0 && unchangedRows.changes === 0 && unchanged.requests.length === 1)})`);
+  const changedCount = await tenant.sim.call<number>({ command: 'update', count: Math.round(mainN / 100) });
+  const beforeChanged = counts(tenant.dbPath);
+  const changed = await sync(tenant);
+  const changedRows = rowsWritten(tenant.dbPath, beforeChanged);
+  print(`  1% changed        ${changedCount} alerts changed: ${changed.requests.length} request(s), ${s(changed.usage.wallMs)} wall, rows written: ${changedRows.alertVersions} alert versions, ${changedRows.changes} changes, ${changedRows.runs} run record`);
+  await stopTenant(tenant);
+
+  // 2. Scaling in N, and the views over the largest database.
+  print();
+  print('Scaling (backfill end to end)');
+  print('  N           wall      CPU       alerts/s   peak RSS   requests');
+  const scaling: { n: number; usage: ProcessUsage }[] = [];
+  let largest: Tenant | undefined;
+  for (const n of scalingNs) {
+    const run = await startTenant(n);
+    const result = await sync(run);
+    scaling.push({ n, usage: result.usage });
+    print(`  ${String(n).padEnd(10)}  ${s(result.usage.wallMs).padEnd(8)}  ${s(result.usage.cpuMs).padEnd(8)}  ${String(Math.round(n / (result.usage.wallMs / 1000))).padEnd(9)}  ${mb(result.usage.peakRssBytes).padEnd(9)}  ${result.requests.length}`);
+    // The largest database stays for the views; the simulators go as soon as they are done.
+    await stopTenant(run, n === Math.max(...scalingNs));
+    if (n === Math.max(...scalingNs)) largest = run;
+  }
+  if (scaling.length >= 2) {
+    const [first, last] = [scaling[0]!, scaling.at(-1)!];
+    const timeRatio = (last.usage.wallMs / last.n) / (first.usage.wallMs / first.n);
+    const rssRatio = last.usage.peakRssBytes / first.usage.peakRssBytes;
+    print(`  time per alert at ${last.n} / at ${first.n}: ${timeRatio.toFixed(2)} (1 = linear); peak RSS ratio ${rssRatio.toFixed(2)} (1 = flat); largest peak ${mb(Math.max(...scaling.map((r) => r.usage.peakRssBytes)))} (target < 256 MB: ${verdict(Math.max(...scaling.map((r) => r.usage.peakRssBytes)) < 256 * 1_048_576)})`);
+  }
+  if (largest) {
+    print();
+    const total = counts(largest.dbPath).alerts;
+    print(`Reporting views over ${total} stored alerts (median of 7, warm cache)`);
+    for (const { view, medianMs, rows } of viewTimes(largest.dbPath)) print(`  ${view.padEnd(30)} ${medianMs.toFixed(1).padStart(8)} ms  (${rows} rows; target < 100 ms: ${verdict(medianMs < 100)})`);
+    rmSync(largest.dir, { recursive: true, force: true });
+  }
+  mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.txt'), `${out.join('\n')}\n`);
+}
+
+await main();
+process.exit(0);
