@@ -1,6 +1,7 @@
 // The floors the backfill is compared with, in a process of their own: (1) fetching and parsing the very
-// pages the backfill requested, nothing else; (2) writing the same alerts with one bare prepared INSERT per
-// row, one transaction per page, into a fresh database with the same schema and pragmas.
+// pages the backfill requested, nothing else; (2) writing the same rows (each alert, its evidence, MITRE
+// techniques and comments, and its 'created' change) with bare prepared INSERTs, one transaction per page,
+// into a fresh database with the same schema, indexes and pragmas.
 // Usage: node --import tsx bench/floors.ts <job.json>; prints one JSON line.
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
@@ -51,9 +52,20 @@ await agent.close();
 const db = openDatabase(job.dbPath);
 migrate(db);
 const insert = db.prepare('INSERT OR REPLACE INTO alerts (id, last_update_time, raw_json, content_hash, first_stored_at, last_stored_at) VALUES (?, ?, ?, ?, ?, ?)');
+const insertEvidence = db.prepare('INSERT INTO alert_evidence (alert_id, ordinal, sha1, sha256, raw_json) VALUES (?, ?, ?, ?, ?)');
+const insertTechnique = db.prepare('INSERT OR IGNORE INTO alert_mitre_techniques (alert_id, technique) VALUES (?, ?)');
+const insertComment = db.prepare('INSERT INTO alert_comments (alert_id, ordinal) VALUES (?, ?)');
+const insertChange = db.prepare("INSERT INTO alert_changes (alert_id, change, last_update_time, changed_fields, stored_at) VALUES (?, 'created', ?, '{}', ?)");
+const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value : []);
 const writePage = db.transaction((alerts: Record<string, unknown>[]) => {
   const now = new Date().toISOString();
-  for (const alert of alerts) insert.run(alert.id, alert.lastUpdateTime, JSON.stringify(alert), '', now, now);
+  for (const alert of alerts) {
+    insert.run(alert.id, alert.lastUpdateTime, JSON.stringify(alert), '', now, now);
+    list(alert.evidence).forEach((item, ordinal) => insertEvidence.run(alert.id, ordinal, item.sha1 ?? null, item.sha256 ?? null, JSON.stringify(item)));
+    for (const technique of list(alert.mitreTechniques)) insertTechnique.run(alert.id, String(technique));
+    list(alert.comments).forEach((_, ordinal) => insertComment.run(alert.id, ordinal));
+    insertChange.run(alert.id, alert.lastUpdateTime, now);
+  }
 });
 cpu = process.cpuUsage();
 started = performance.now();
