@@ -35,11 +35,20 @@ class SimulatorProcess {
   constructor(heapMb: number) {
     this.child = fork(path.join(ROOT, 'bench/simulatorProcess.ts'), [], { execArgv: ['--import', 'tsx', `--max-old-space-size=${heapMb}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (reply: { id: number; result?: unknown; error?: string }) => this.pending.get(reply.id)?.(reply));
+    // A simulator that dies (out of memory, say) fails the benchmark instead of leaving it waiting.
+    this.child.on('exit', (code, signal) => {
+      for (const settle of this.pending.values()) settle({ error: `the simulator process ended (exit ${code ?? signal})` });
+      this.pending.clear();
+    });
   }
   call<T>(message: SimulatorCommand): Promise<T> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, (reply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply.result as T)));
+      this.pending.set(id, (reply) => {
+        this.pending.delete(id);
+        if (reply.error) reject(new Error(reply.error));
+        else resolve(reply.result as T);
+      });
       this.child.send({ ...message, id });
     });
   }
@@ -56,8 +65,9 @@ interface Tenant {
 
 async function startTenant(alerts: number): Promise<Tenant> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mde-bench-'));
-  // About 3.3 KB of simulator heap per alert, plus room to serve pages.
-  const sim = new SimulatorProcess(Math.max(2048, Math.ceil((alerts * 4.5) / 1024) + 1024));
+  // About 5.5 KB of simulator heap per alert with 180 days of history (1,000,000 did not fit in 5.4 GB),
+  // plus room to serve pages.
+  const sim = new SimulatorProcess(Math.max(2048, Math.ceil((alerts * 9) / 1024) + 1024));
   const info = await sim.call<{ tenantId: string; clientId: string; authorityUrl: string; apiBaseUrl: string; caFile: string }>({ command: 'start', alerts, dir });
   const dbPath = path.join(dir, 'alerts.db');
   const env = {
