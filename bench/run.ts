@@ -98,7 +98,7 @@ async function sync(tenant: Tenant): Promise<{ usage: ProcessUsage; requests: Si
   return { usage, requests: await tenant.sim.call<SimRequest[]>({ command: 'requests' }) };
 }
 
-/** Rows the last pass wrote: alerts stored or updated since `sinceIso`, changes appended, runs recorded. */
+/** Rows the last pass wrote: the differences of the counts taken before it and now. */
 function rowsWritten(dbPath: string, before: Counts): Counts {
   const now = counts(dbPath);
   return { alerts: now.alerts - before.alerts, changes: now.changes - before.changes, runs: now.runs - before.runs, alertVersions: now.alertVersions - before.alertVersions };

@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { assertStoreEqualsTruth, count, createTestBed, cursorOf, signedIn, tempDir, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, count, createTestBed, cursorOf, openDb, signedIn, tempDir, type TestBed } from './support/harness.js';
 
 const mounts: string[] = [];
 const beds: TestBed[] = [];
@@ -52,7 +52,7 @@ async function bedOn(dir: string): Promise<TestBed> {
 }
 
 const integrity = (dbPath: string) => {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  const db = openDb(dbPath);
   try {
     return db.pragma('integrity_check', { simple: true });
   } finally {

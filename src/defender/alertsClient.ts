@@ -42,6 +42,9 @@ export interface AlertsPage {
   pages: number;
 }
 
+/** One response as served: its alerts, Date and any @odata.nextLink (listAlerts joins them into an AlertsPage). */
+type ServedPage = Omit<AlertsPage, 'pages'> & { nextLink?: string };
+
 export interface ApiCallStats {
   requests: number;
   retries: number;
@@ -167,7 +170,7 @@ export class DefenderAlertsClient {
     return next.toString();
   }
 
-  private async fetchWithRetries(url: string, signal?: AbortSignal): Promise<Omit<AlertsPage, 'pages'> & { nextLink?: string }> {
+  private async fetchWithRetries(url: string, signal?: AbortSignal): Promise<ServedPage> {
     let refreshedAfter401 = false;
     return pRetry(
       async () => {
@@ -214,7 +217,7 @@ export class DefenderAlertsClient {
     }
   }
 
-  private interpret(response: HttpResponse, token: string): Omit<AlertsPage, 'pages'> & { nextLink?: string } {
+  private interpret(response: HttpResponse, token: string): ServedPage {
     const { status } = response;
     if (status === 200) return this.parsePage(response);
     if (status === 429) {
@@ -247,7 +250,7 @@ export class DefenderAlertsClient {
     return `The Defender API refused access (${reason}). The token carries ${granted.filter((p) => READ_PERMISSIONS.includes(p)).join(', ')}, so the signed-in user lacks a Defender role with "View Data" (or access to the device groups). Ask a Defender administrator to grant it.`;
   }
 
-  private parsePage(response: HttpResponse): Omit<AlertsPage, 'pages'> & { nextLink?: string } {
+  private parsePage(response: HttpResponse): ServedPage {
     const contentType = response.headers['content-type'] ?? '';
     let body: unknown;
     try {

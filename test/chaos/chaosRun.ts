@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { parseInstant } from '../../src/instants.js';
 import { seededRandom, type SimAlert } from '../../src/simulator/alertFactory.js';
 import type { ApiFault } from '../../src/simulator/alertsApi.js';
-import { createTestBed, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type RunningProcess, type TestBed } from '../support/harness.js';
+import { createTestBed, cursorOf, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type RunningProcess, type TestBed } from '../support/harness.js';
 import type { ReaderFigures } from './reportingReader.js';
 
 export interface ChaosProfile {
@@ -123,7 +123,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       const ended = await worker.done;
       if (ended.signal === 'SIGKILL') kills += 1;
       else throw new Error(`the worker ended by itself (exit ${ended.code}): ${ended.stderr.slice(-2000)}`);
-      const cursor = readCursor(bed.dbPath);
+      const cursor = cursorOf(bed.dbPath);
       if (cursor !== undefined && lastCursor !== undefined && cursor < lastCursor) cursorRegressions += 1;
       lastCursor = cursor ?? lastCursor;
       if (kills % 10 === 0) log(`${kills} kills, cursor ${cursor}, ${bed.sim.api.requests.length} requests`);
@@ -173,15 +173,6 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
 async function expectExit(bed: TestBed, args: string[], code: number): Promise<void> {
   const result = await bed.cli(args);
   if (result.code !== code) throw new Error(`mde-alert-sync ${args.join(' ')} exited ${result.code}, not ${code}: ${result.stderr.slice(-2000)}`);
-}
-
-function readCursor(dbPath: string): string | undefined {
-  const db = openDb(dbPath);
-  try {
-    return (db.prepare('SELECT position FROM sync_cursor').get() as { position: string } | undefined)?.position;
-  } finally {
-    db.close();
-  }
 }
 
 function runOutcomes(dbPath: string): Record<string, number> & { total: number } {
