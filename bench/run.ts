@@ -4,10 +4,12 @@
 //   --alerts N        the main backfill (default 100000)
 //   --scaling LIST    backfill sizes for the scaling table (default 10000,100000,1000000)
 //   --page-size N     pageSize (default 10000)
+//   --node-options=S  the worker's NODE_OPTIONS (default none)
+//   --plain-malloc    without the glibc malloc tuning the container image sets (by default the worker runs with it)
 // Figures recorded with the machine they were taken on: docs/performance.md.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,10 +23,14 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const VIEWS = ['open_alerts_by_severity', 'alerts_per_day', 'alert_time_to_resolve', 'time_to_resolve_by_severity'];
 
-const { values } = parseArgs({ options: { alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' } } });
+// The worker runs with the malloc tuning of the container image (MALLOC_* in its ENV), as deployed.
+const IMAGE_MALLOC_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+const { values } = parseArgs({ options: { alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false } } });
 const mainN = Number(values.alerts);
 const scalingNs = values.scaling!.split(',').filter(Boolean).map(Number);
 const pageSize = Number(values['page-size']);
+const workerNodeOptions = values['node-options']!;
+const workerMallocEnv: Record<string, string> = values['plain-malloc'] ? {} : IMAGE_MALLOC_ENV;
 
 interface SimRequest { filter: string | null; top: number | null; skip: number; expand: boolean; status: number; returned: number }
 
@@ -85,6 +91,8 @@ async function startTenant(alerts: number): Promise<Tenant> {
     MDE_ALERT_SYNC_EXPAND_EVIDENCE: 'true',
     MDE_ALERT_SYNC_MAX_RESPONSE_MEGABYTES: '256',
     MDE_ALERT_SYNC_LOG_LEVEL: 'warn',
+    ...(workerNodeOptions ? { NODE_OPTIONS: workerNodeOptions } : {}),
+    ...workerMallocEnv,
   };
   const login = await measureProcess(process.execPath, [CLI, 'login'], env);
   if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
@@ -165,7 +173,7 @@ async function main(): Promise<void> {
     out.push(line);
     process.stdout.write(`${line}\n`);
   };
-  print(`mde-alert-sync benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM, Node.js ${process.version}, pageSize ${pageSize}`);
+  print(`mde-alert-sync benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM, Node.js ${process.version}, pageSize ${pageSize}, worker NODE_OPTIONS ${workerNodeOptions || '(none)'}, ${Object.entries(workerMallocEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'glibc malloc defaults'}`);
 
   // 1. The main backfill, its floors, and the steady state.
   const tenant = await startTenant(mainN);

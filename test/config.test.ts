@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CONFIG_KEYS, envName, loadSettings } from '../src/config/settings.js';
+import { CONFIG_KEYS, envName, loadSettings, maxResponseMegabytes } from '../src/config/settings.js';
 import { ConfigurationError } from '../src/errors.js';
 import { CLI, runProcess, tempDir } from './support/harness.js';
 
@@ -81,6 +81,13 @@ describe('configuration', () => {
     const list = path.join(dir, 'list.yaml');
     writeFileSync(list, '- a\n- b\n');
     assert.throws(() => loadSettings({ configPath: list, env: {} }), /must hold "key: value" lines, not a list/);
+  });
+
+  it('caps a response at a quarter of the heap limit unless maxResponseMegabytes is set', () => {
+    const MB = 1_048_576;
+    assert.equal(maxResponseMegabytes({}, 4144 * MB), 512, 'at most 512 on a large heap');
+    assert.equal(maxResponseMegabytes({}, 240 * MB), 60, 'the image caps old space at 192 MB: a heap limit of about 240 MB');
+    assert.equal(maxResponseMegabytes({ maxResponseMegabytes: 900 }, 240 * MB), 900, 'an explicit setting wins');
   });
 
   it('documents every key in the README and the example file', async () => {

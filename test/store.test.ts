@@ -4,6 +4,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { AlertStore } from '../src/store/alertStore.js';
+import { loadMigrations, migrate } from '../src/store/migrate.js';
+import { AlertFactory, seededRandom } from '../src/simulator/alertFactory.js';
+import { openDatabase } from '../src/store/database.js';
+import { prepareUpsertAlerts } from '../src/store/upsertAlerts.js';
 import { StoreError } from '../src/errors.js';
 import { parseInstant } from '../src/instants.js';
 import { tempDir } from './support/harness.js';
@@ -76,13 +80,101 @@ describe('store', () => {
     store.close();
   });
 
+  it('keeps the aggregate views equal to their definitions over every alert while alerts are created, changed and deleted', () => {
+    const { store, commit } = newStore();
+    const random = seededRandom(7);
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const versions = new Map<string, Record<string, unknown>>();
+    const randomFields = () => {
+      const created = Date.UTC(2024, 4, 1) + Math.floor(random() * 20 * 86_400_000);
+      return {
+        severity: pick(['High', 'Medium', 'Low', 'Informational', 'UnSpecified', null]),
+        status: pick(['New', 'InProgress', 'Resolved', 'Resolved', null]),
+        alertCreationTime: random() < 0.1 ? null : new Date(created).toISOString(),
+        resolvedTime: random() < 0.2 ? null : new Date(created + Math.floor(random() * 5 * 86_400_000)).toISOString(),
+      };
+    };
+    let clock = Date.UTC(2024, 5, 1);
+    for (let round = 0; round < 12; round += 1) {
+      const batch: unknown[] = [];
+      for (let i = 0; i < 40; i += 1) batch.push(alert(`new-${round}-${i}`, new Date((clock += 1000)).toISOString(), randomFields()));
+      // Changes of every field the views read: reopened, resolved, severity, creation time.
+      for (const [id, previous] of [...versions].filter(() => random() < 0.3)) {
+        const changed = { ...previous, ...Object.fromEntries(Object.entries(randomFields()).filter(() => random() < 0.5)) };
+        batch.push({ ...changed, id, lastUpdateTime: new Date((clock += 1000)).toISOString() });
+      }
+      commit(batch);
+      for (const item of batch as Record<string, unknown>[]) versions.set(String(item.id), item);
+      // Rows removed by hand (a retention job, say) leave the summaries too.
+      if (round % 4 === 3) store.db.prepare("DELETE FROM alerts WHERE id IN (SELECT id FROM alerts ORDER BY id LIMIT 5)").run();
+      assertViewsMatchDefinitions(store.db);
+    }
+    assert.ok((store.db.prepare('SELECT count(*) AS n FROM alert_changes WHERE change = ?').get('updated') as { n: number }).n > 100);
+    store.close();
+  });
+
+  it('upgrades an existing database: every row kept, alerts and evidence rebuilt as rowid tables, the view summaries built from what is stored', () => {
+    const file = path.join(tempDir('store-'), 'alerts.db');
+    const db = openDatabase(file);
+    migrate(db, loadMigrations().filter((m) => m.version <= 3)); // a database from before the rebuild
+    const factory = new AlertFactory(seededRandom(3), 'tenant');
+    const started = Date.UTC(2024, 4, 1);
+    const alerts = Array.from({ length: 300 }, (_, i) => factory.create(started + i * 3_600_000));
+    const changed = alerts.slice(0, 60).map((item, i) => factory.change(item, started + 400 * 3_600_000 + i * 1000));
+    const upsert = prepareUpsertAlerts(db);
+    db.transaction(() => upsert(alerts, { runId: null, now: 'n1' }))();
+    db.transaction(() => upsert(changed, { runId: null, now: 'n2' }))();
+    const tables = ['alerts', 'alert_evidence', 'alert_comments', 'alert_mitre_techniques', 'alert_changes'];
+    const snapshot = () => Object.fromEntries(tables.map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]));
+    const before = snapshot();
+    assert.ok((before.alert_evidence as unknown[]).length > 300 && (before.alert_comments as unknown[]).length > 0, 'the data has evidence and comments');
+
+    assert.deepEqual(migrate(db), ['004_rowid_tables_view_summaries.sql']);
+    assert.deepEqual(snapshot(), before);
+    const definitions = db.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('alerts', 'alert_evidence')").all() as { name: string; sql: string }[];
+    assert.equal(definitions.length, 2);
+    for (const { name, sql } of definitions) assert.doesNotMatch(sql, /WITHOUT ROWID/, name);
+    assert.equal(db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys are on again after migrating');
+    assert.deepEqual(db.pragma('foreign_key_check'), []);
+    assertViewsMatchDefinitions(db);
+    // The children still belong to their alert.
+    const id = alerts[0]!.id;
+    db.prepare('DELETE FROM alerts WHERE id = ?').run(id);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM alert_evidence WHERE alert_id = ?').get(id) as { n: number }).n, 0);
+    assertViewsMatchDefinitions(db);
+    db.close();
+  });
+
   it('refuses a database written by a newer version, and changes nothing in it', () => {
     const { file, store } = newStore();
     store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 'x')").run();
     store.close();
-    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(3\)/.test(error.message));
+    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(4\)/.test(error.message));
     const db = new Database(file, { readonly: true });
-    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 4, 'three migrations and the future one, nothing added');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 5, 'four migrations and the future one, nothing added');
     db.close();
   });
 });
+
+/** The aggregate views as migration 001 defined them, over every alert: what the summaries must always equal. */
+const VIEW_DEFINITIONS: Record<string, string> = {
+  open_alerts_by_severity: `SELECT severity, count(*) AS open_alerts, sum(status = 'New') AS new_alerts, sum(status = 'InProgress') AS in_progress_alerts,
+    min(alert_creation_time) AS oldest_open_alert FROM alerts WHERE status IS NOT 'Resolved' GROUP BY severity
+    ORDER BY CASE severity WHEN 'High' THEN 1 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 3 WHEN 'Informational' THEN 4 ELSE 5 END`,
+  alerts_per_day: `SELECT substr(alert_creation_time, 1, 10) AS day, count(*) AS alerts, sum(severity = 'High') AS high, sum(severity = 'Medium') AS medium,
+    sum(severity = 'Low') AS low, sum(severity NOT IN ('High', 'Medium', 'Low')) AS other FROM alerts WHERE alert_creation_time IS NOT NULL GROUP BY day ORDER BY day`,
+  time_to_resolve_by_severity: `SELECT severity, count(*) AS resolved_alerts, round(avg(hours_to_resolve), 2) AS avg_hours, round(min(hours_to_resolve), 2) AS min_hours,
+    round(max(hours_to_resolve), 2) AS max_hours FROM alert_time_to_resolve GROUP BY severity`,
+};
+
+function assertViewsMatchDefinitions(db: Database.Database): void {
+  for (const [view, definition] of Object.entries(VIEW_DEFINITIONS)) {
+    const expected = db.prepare(definition).all() as Record<string, unknown>[];
+    const actual = db.prepare(`SELECT * FROM ${view}`).all() as Record<string, unknown>[];
+    assert.ok(expected.length > 0, `${view}: the data exercises it`);
+    // A mean kept as a running sum may differ from avg() in the last bit, so avg_hours is compared within 0.01.
+    const withoutMean = (rows: Record<string, unknown>[]) => rows.map(({ avg_hours: _mean, ...row }) => row);
+    assert.deepEqual(withoutMean(actual), withoutMean(expected), view);
+    actual.forEach((row, i) => assert.ok(Math.abs(Number(row.avg_hours ?? 0) - Number(expected[i]!.avg_hours ?? 0)) <= 0.0100001, `${view}: avg_hours`));
+  }
+}

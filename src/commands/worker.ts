@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { ApplicationSession } from '../auth/applicationSession.js';
 import { DelegatedSession, type Session } from '../auth/delegatedSession.js';
-import type { Settings } from '../config/settings.js';
+import { maxResponseMegabytes, type Settings } from '../config/settings.js';
 import { DefenderAlertsClient, type AlertsClientOptions } from '../defender/alertsClient.js';
 import { createDispatcher } from '../http/httpLayer.js';
 import type { Logger } from '../logger.js';
@@ -26,7 +26,7 @@ export function createWorker(settings: Settings, logger: Logger, timing: Pick<Al
       apiBaseUrl: settings.apiBaseUrl,
       userAgent: USER_AGENT,
       requestTimeoutMs: settings.requestTimeout,
-      maxResponseBytes: settings.maxResponseMegabytes * 1_048_576,
+      maxResponseBytes: maxResponseMegabytes(settings) * 1_048_576,
       maxRetries: settings.maxRetries,
       retryMinDelayMs: settings.retryMinDelay,
       retryMaxDelayMs: settings.retryMaxDelay,

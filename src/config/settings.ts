@@ -1,5 +1,6 @@
 // Configuration: one flat set of keys, read from a YAML file and from MDE_ALERT_SYNC_<KEY> environment
 // variables (which win), validated as a whole so that one message names every bad key.
+import { getHeapStatistics } from 'node:v8';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -131,7 +132,7 @@ const KEYS = {
   overlap: { kind: 'duration', schema: duration('overlap', { min: 0, max: 7 * 86_400_000 }).default(5 * 60_000) },
   settleLag: { kind: 'duration', schema: duration('settleLag', { min: 0, max: 86_400_000 }).default(10 * 60_000) },
   requestTimeout: { kind: 'duration', schema: duration('requestTimeout', { min: 100, max: 3_600_000 }).default(120_000) },
-  maxResponseMegabytes: { kind: 'number', schema: z.number({ error: 'must be a number' }).min(1, 'must be at least 1').max(4096, 'must be at most 4096').default(512) },
+  maxResponseMegabytes: { kind: 'number', schema: z.number({ error: 'must be a number' }).min(1, 'must be at least 1').max(4096, 'must be at most 4096').optional() },
   maxRetries: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(20, 'must be at most 20').default(6) },
   retryMinDelay: { kind: 'duration', schema: duration('retryMinDelay', { min: 1, max: 600_000 }).default(1000) },
   retryMaxDelay: { kind: 'duration', schema: duration('retryMaxDelay', { min: 1, max: 3_600_000 }).default(60_000) },
@@ -332,4 +333,12 @@ function resolveSettings(raw: RawSettings, env: NodeJS.ProcessEnv): Settings {
     password: secretFrom(env, PASSWORD_ENV, raw.passwordFile),
     clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile),
   };
+}
+
+/**
+ * The response size cap: the setting, or else a quarter of the V8 heap limit (at most 512 MB), so that a page
+ * parsed in memory cannot exhaust the heap: a larger answer makes its window split instead.
+ */
+export function maxResponseMegabytes(settings: Pick<Settings, 'maxResponseMegabytes'>, heapLimitBytes = getHeapStatistics().heap_size_limit): number {
+  return settings.maxResponseMegabytes ?? Math.min(512, Math.floor(heapLimitBytes / 4 / 1_048_576));
 }

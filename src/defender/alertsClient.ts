@@ -8,6 +8,7 @@ import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
 import { instantFromMs, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
+import { readAlertsPage, PageJsonError, type AlertsPageJson } from './alertsPageJson.js';
 import { withinCallQuota } from './callQuota.js';
 import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, type HttpResponse } from '../http/httpLayer.js';
 
@@ -136,7 +137,7 @@ export class DefenderAlertsClient {
 
   /** Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). */
   async listAlerts(request: AlertsRequest, signal?: AbortSignal): Promise<AlertsPage> {
-    const alerts: unknown[] = [];
+    let alerts: unknown[] = [];
     const seen = new Set<string>();
     let url: string | undefined = this.pageUrl(request);
     let serverTime: Instant | null = null;
@@ -149,7 +150,8 @@ export class DefenderAlertsClient {
       const page = await this.fetchWithRetries(url, signal);
       pages += 1;
       serverTime ??= page.serverTime;
-      alerts.push(...page.alerts);
+      // The first page's list is taken as it is: no copy of a large page.
+      alerts = pages === 1 ? page.alerts : alerts.concat(page.alerts);
       url = page.nextLink && this.checkedNextLink(page.nextLink);
     }
     return { alerts, serverTime, pages };
@@ -252,23 +254,35 @@ export class DefenderAlertsClient {
 
   private parsePage(response: HttpResponse): ServedPage {
     const contentType = response.headers['content-type'] ?? '';
-    let body: unknown;
+    let page: AlertsPageJson;
     try {
-      body = JSON.parse(response.body);
-    } catch {
-      // Truncated bodies and proxy pages are usually passing faults: retried.
-      throw new RetryableError(`the API answered 200 with a body that is not complete JSON (${describeErrorBody(response)}, content type ${contentType || 'missing'})`);
+      page = readAlertsPage(response.bytes);
+    } catch (error) {
+      if (!(error instanceof PageJsonError)) throw error;
+      if (!isJson(response.body)) {
+        // Truncated bodies and proxy pages are usually passing faults: retried.
+        throw new RetryableError(`the API answered 200 with a body that is not complete JSON (${describeErrorBody(response)}, content type ${contentType || 'missing'})`);
+      }
+      page = { members: {}, alerts: undefined }; // JSON, but not an object with a list of alerts
     }
-    const value = (body as { value?: unknown } | null)?.value;
-    if (!Array.isArray(value)) {
+    if (!page.alerts) {
       throw new RetryableError(`the API answered 200 without a "value" list of alerts (content type ${contentType || 'missing'})`);
     }
-    const nextLink = (body as Record<string, unknown>)['@odata.nextLink'];
+    const nextLink = page.members['@odata.nextLink'];
     const date = response.headers.date ? Date.parse(response.headers.date) : Number.NaN;
     return {
-      alerts: value,
+      alerts: page.alerts,
       serverTime: Number.isNaN(date) ? null : instantFromMs(date),
       ...(typeof nextLink === 'string' && nextLink !== '' ? { nextLink } : {}),
     };
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -23,7 +23,9 @@ export function createDispatcher(options: HttpLayerOptions): Dispatcher {
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  bytes: Buffer;
+  /** The bytes as UTF-8 text, decoded when first read: a large page is read from its bytes instead. */
+  readonly body: string;
 }
 
 export class ResponseTooLargeError extends Error {
@@ -73,21 +75,38 @@ export async function send(dispatcher: Dispatcher, url: string, options: SendOpt
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
+    // With a Content-Length the body is copied into one buffer as it arrives, so that a large page is not
+    // held twice (its chunks and their concatenation) while it becomes a string.
+    const declared = Number(response.headers['content-length']);
+    const expected = Number.isSafeInteger(declared) && declared > 0 && declared <= options.maxBytes ? declared : undefined;
+    const whole = expected === undefined ? undefined : Buffer.allocUnsafe(expected);
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > options.maxBytes) {
+    let filled = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      if (size + chunk.length > options.maxBytes) {
         response.body.destroy();
         throw new ResponseTooLargeError(options.maxBytes);
       }
-      chunks.push(chunk as Buffer);
+      if (whole && chunks.length === 0 && filled + chunk.length <= whole.length) filled += chunk.copy(whole, filled);
+      else chunks.push(chunk);
+      size += chunk.length;
     }
+    const received = whole ? [whole.subarray(0, filled), ...chunks] : chunks;
+    const bodyBytes = received.length === 1 ? received[0]! : Buffer.concat(received);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(response.headers)) {
       if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
     }
-    return { status: response.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
+    let text: string | undefined;
+    return {
+      status: response.statusCode,
+      headers,
+      bytes: bodyBytes,
+      get body() {
+        return (text ??= bodyBytes.toString('utf8'));
+      },
+    };
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
     if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {

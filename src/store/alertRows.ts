@@ -2,6 +2,7 @@
 // documented "String" fields that are arrays or objects, unknown fields, wrong types (kept in raw_json).
 import { createHash } from 'node:crypto';
 import { canonicalTimestamp } from '../instants.js';
+import { ReceivedAlert } from '../receivedAlert.js';
 
 type Json = Record<string, unknown>;
 
@@ -148,8 +149,11 @@ export function contentHash(rawJson: string): string {
   return createHash('sha256').update(rawJson).digest('hex');
 }
 
-export function parseAlert(alert: unknown): AlertParseResult {
-  const rawJson = JSON.stringify(alert) ?? 'null';
+/** An alert as received (its text kept exactly as raw_json) or already parsed (then written as JSON). */
+export function parseAlert(received: unknown): AlertParseResult {
+  const asReceived = received instanceof ReceivedAlert;
+  const rawJson = asReceived ? received.text() : (JSON.stringify(received) ?? 'null');
+  const alert: unknown = asReceived ? JSON.parse(rawJson) : received;
   if (!isObject(alert)) return { ok: false, reason: 'not a JSON object', rawJson };
   if (typeof alert.id !== 'string' || alert.id.trim() === '') return { ok: false, reason: 'no "id"', rawJson };
   const lastUpdateTime = canonicalTimestamp(alert.lastUpdateTime);

@@ -35,12 +35,22 @@ export function migrate(db: Db, migrations = loadMigrations()): string[] {
   }
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   const applied: string[] = [];
-  for (const migration of migrations.filter((m) => m.version > current)) {
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
-    }).immediate();
-    applied.push(migration.name);
+  // Foreign keys are off while migrations run, so that a migration can rebuild a parent table the way SQLite
+  // documents (the pragma has no effect inside a transaction); each is checked before it commits.
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (const migration of migrations.filter((m) => m.version > current)) {
+      db.transaction(() => {
+        db.exec(migration.sql);
+        const violations = db.pragma('foreign_key_check') as unknown[];
+        if (violations.length > 0) throw new StoreError(`Migration ${migration.name} would leave ${violations.length} rows without their parent; it was rolled back and the database is unchanged.`);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
+      }).immediate();
+      applied.push(migration.name);
+    }
+  } finally {
+    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
   }
   return applied;
 }

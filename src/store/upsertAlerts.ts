@@ -1,6 +1,7 @@
 // Writes alerts so that the store converges on each alert's newest version: an alert seen again unchanged
 // writes nothing, a newer version replaces the row and appends what changed, an older one is ignored.
 import type { Db } from './database.js';
+import { canonicalTimestamp } from '../instants.js';
 import { changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
 
 export interface UpsertCounts {
@@ -73,20 +74,23 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
 
   return (alerts, { runId, now }) => {
     const counts = emptyCounts();
-    const parsedAlerts: ParsedAlert[] = [];
-    for (const alert of alerts) {
+    // Ascending time order, so that history rows follow the alerts' own order of change. Each alert becomes
+    // rows just before it is written, so that one alert's rows are alive at a time, not a whole page's.
+    // What cannot be stored sorts first, in the order received.
+    const ordered = alerts.map((alert) => {
+      const fields = alert as { id?: unknown; lastUpdateTime?: unknown } | null;
+      return { alert, at: (typeof fields?.id === 'string' && canonicalTimestamp(fields.lastUpdateTime)) || '' };
+    });
+    ordered.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    for (const { alert } of ordered) {
       counts.received += 1;
       const result = parseAlert(alert);
-      if (result.ok) {
-        parsedAlerts.push(result.value);
-      } else {
+      if (!result.ok) {
         insertRejected.run(result.reason, result.rawJson, runId, now);
         counts.rejected += 1;
+        continue;
       }
-    }
-    // Ascending time order, so that history rows follow the alerts' own order of change.
-    parsedAlerts.sort((a, b) => (a.row.last_update_time < b.row.last_update_time ? -1 : a.row.last_update_time > b.row.last_update_time ? 1 : 0));
-    for (const parsed of parsedAlerts) {
+      const parsed = result.value;
       const { row } = parsed;
       const stored = select.get(row.id);
       if (!stored) {

@@ -78,24 +78,30 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   };
 
   // First an open window: in steady state it is the only request of the pass, and its Date header fixes
-  // the pass's horizon on the server's clock.
-  const first = await fetchWindow(options.from, null);
-  let horizon: Instant;
-  if (first !== 'too-large' && first.serverTime !== null) {
-    horizon = first.serverTime;
-  } else {
-    if (first !== 'too-large') options.onServerClockMissing?.();
-    horizon = options.localNow();
-  }
+  // the pass's horizon on the server's clock. A full first answer is dropped once its split point is known,
+  // rather than held for the whole backfill.
+  const opening = async (): Promise<{ horizon: Instant; end: Instant | null }> => {
+    const first = await fetchWindow(options.from, null);
+    let horizon: Instant;
+    if (first !== 'too-large' && first.serverTime !== null) {
+      horizon = first.serverTime;
+    } else {
+      if (first !== 'too-large') options.onServerClockMissing?.();
+      horizon = options.localNow();
+    }
+    if (first !== 'too-large' && !first.full) {
+      options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
+      return { horizon, end: null };
+    }
+    if (horizon <= options.from) return { horizon, end: null };
+    return { horizon, end: first === 'too-large' ? options.from + (horizon - options.from) / 2n : splitPoint(options.from, horizon, first.alerts) };
+  };
+  const { horizon, end: firstEnd } = await opening();
   windows += 1;
-  if (first !== 'too-large' && !first.full) {
-    options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
-    return { windows, splits, horizon };
-  }
-  if (horizon <= options.from) return { windows, splits, horizon };
+  if (firstEnd === null) return { windows, splits, horizon };
 
   let start = options.from;
-  let end = first === 'too-large' ? options.from + (horizon - options.from) / 2n : splitPoint(start, horizon, first.alerts);
+  let end = firstEnd;
   splits += 1;
   let width = end - start;
   while (start < horizon) {

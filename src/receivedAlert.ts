@@ -1,0 +1,14 @@
+// An alert as the API sent it: its JSON text (a slice of the page buffer it came in) and the two fields the
+// sync reads before writing it. The store parses the text when it writes the alert and keeps it as raw_json,
+// so a page of alerts costs the V8 heap one alert at a time (docs/performance.md).
+export class ReceivedAlert {
+  constructor(
+    private readonly json: Buffer,
+    readonly id: unknown,
+    readonly lastUpdateTime: unknown,
+  ) {}
+
+  text(): string {
+    return this.json.toString('utf8');
+  }
+}
