@@ -5,6 +5,7 @@ export class ReceivedAlert {
   constructor(
     private readonly json: Buffer,
     readonly id: unknown,
+    /** The source's update field (lastUpdateTime, or Graph's lastUpdateDateTime). */
     readonly lastUpdateTime: unknown,
   ) {}
 

@@ -53,7 +53,7 @@ describe('command line', () => {
     const migrated = await bed.cli(['migrate']);
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.match(migrated.stdout, /Applied 001_initial\.sql, 002_worker_lease\.sql, 003_reporting_indexes\.sql/);
-    assert.match((await bed.cli(['migrate'])).stdout, /is up to date \(schema version 4\)/);
+    assert.match((await bed.cli(['migrate'])).stdout, /is up to date \(schema version 5\)/);
     await signedIn(bed);
     assert.equal((await bed.cli(['sync'])).code, 0);
     const status = await bed.cli(['status']);
@@ -92,7 +92,7 @@ describe('command line', () => {
     await signedIn(bed);
     const result = await bed.cli(['sync']);
     assert.equal(result.code, 5);
-    assert.match(result.stderr, /schema version 7, newer than this mde-alert-sync knows \(4\)\. Upgrade mde-alert-sync; the database was not changed/);
+    assert.match(result.stderr, /schema version 7, newer than this mde-alert-sync knows \(5\)\. Upgrade mde-alert-sync; the database was not changed/);
     assert.equal(bed.sim.api.requests.length, 0);
   });
 });

@@ -121,15 +121,29 @@ describe('store', () => {
     const started = Date.UTC(2024, 4, 1);
     const alerts = Array.from({ length: 300 }, (_, i) => factory.create(started + i * 3_600_000));
     const changed = alerts.slice(0, 60).map((item, i) => factory.change(item, started + 400 * 3_600_000 + i * 1000));
-    const upsert = prepareUpsertAlerts(db);
-    db.transaction(() => upsert(alerts, { runId: null, now: 'n1' }))();
-    db.transaction(() => upsert(changed, { runId: null, now: 'n2' }))();
+    // The rows are written by today's upsert into a current database, then copied into the version-3 one.
+    const current = openDatabase(path.join(path.dirname(file), 'current.db'));
+    migrate(current);
+    const upsert = prepareUpsertAlerts(current);
+    current.transaction(() => upsert(alerts, { runId: null, now: 'n1' }))();
+    current.transaction(() => upsert(changed, { runId: null, now: 'n2' }))();
+    current.close();
     const tables = ['alerts', 'alert_evidence', 'alert_comments', 'alert_mitre_techniques', 'alert_changes'];
-    const snapshot = () => Object.fromEntries(tables.map((table) => [table, db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()]));
+    db.prepare('ATTACH DATABASE ? AS current').run(path.join(path.dirname(file), 'current.db'));
+    for (const table of tables) {
+      const columns = (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[]).map((c) => c.name).join(', ');
+      db.exec(`INSERT INTO main.${table} (${columns}) SELECT ${columns} FROM current.${table}`);
+    }
+    db.exec('DETACH DATABASE current');
+    // Migration 005 adds alerts.source; every row already stored came from the Defender API.
+    const snapshot = () => Object.fromEntries(tables.map((table) => [table, (db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all() as Record<string, unknown>[]).map(({ source, ...row }) => {
+      if (source !== undefined) assert.equal(source, 'defender');
+      return row;
+    })]));
     const before = snapshot();
     assert.ok((before.alert_evidence as unknown[]).length > 300 && (before.alert_comments as unknown[]).length > 0, 'the data has evidence and comments');
 
-    assert.deepEqual(migrate(db), ['004_rowid_tables_view_summaries.sql']);
+    assert.deepEqual(migrate(db), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
     assert.deepEqual(snapshot(), before);
     const definitions = db.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('alerts', 'alert_evidence')").all() as { name: string; sql: string }[];
     assert.equal(definitions.length, 2);
@@ -149,9 +163,9 @@ describe('store', () => {
     const { file, store } = newStore();
     store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 'x')").run();
     store.close();
-    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(4\)/.test(error.message));
+    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(5\)/.test(error.message));
     const db = new Database(file, { readonly: true });
-    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 5, 'four migrations and the future one, nothing added');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 6, 'five migrations and the future one, nothing added');
     db.close();
   });
 });

@@ -5,7 +5,7 @@ import { startHealthServer } from '../daemon/healthServer.js';
 import { onShutdownSignals } from '../daemon/signals.js';
 import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
 import type { Logger } from '../logger.js';
-import { streamName } from '../sync/syncPass.js';
+
 import { createWorker, openStoreAsWriter } from './worker.js';
 
 export interface RunOptions {
@@ -21,7 +21,7 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
   const writer = openStoreAsWriter(settings, options.command, (error) => requestStop(error));
   const store = writer.store;
   const worker = createWorker(settings, logger);
-  const metrics = new WorkerMetrics(store.cursors, streamName(settings), worker.client.stats);
+  const metrics = new WorkerMetrics(store.cursors, worker.client.profile.streamName(settings), worker.client.stats);
   const daemon: SyncDaemon = new SyncDaemon({
     settings,
     store,

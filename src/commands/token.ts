@@ -9,7 +9,7 @@ export async function tokenCommand(settings: Settings, logger: Logger, print: (l
   const worker = createWorker(settings, logger);
   try {
     const access = await worker.session.accessToken();
-    const check = checkAccessToken(access.token, settings.apiBaseUrl);
+    const check = checkAccessToken(access.token, settings.apiBaseUrl, worker.client.profile);
     const claims = check.claims;
     const expires = claims?.exp ? new Date(claims.exp * 1000) : access.expiresOn;
     print(`Account:     ${access.username}`);
@@ -18,7 +18,7 @@ export async function tokenCommand(settings: Settings, logger: Logger, print: (l
     print(`Expires:     ${expires ? `${expires.toISOString()} (in ${Math.round((expires.getTime() - Date.now()) / 60_000)} min; refreshed silently)` : 'unknown'}`);
     print(`Permissions: ${check.permissions.join(' ') || 'none'} (${claims?.roles ? 'application roles' : 'delegated scp'})`);
     if (!check.ok) throw new PermissionDeniedError(`This token cannot read alerts: ${check.problems.join('; ')}.`);
-    print('This token can read alerts from the Defender API.');
+    print(`This token can read alerts from ${worker.client.profile.apiName}.`);
   } finally {
     await worker.close();
   }

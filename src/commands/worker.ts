@@ -4,8 +4,11 @@ import type { Dispatcher } from 'undici';
 import { ApplicationSession } from '../auth/applicationSession.js';
 import { DelegatedSession, type Session } from '../auth/delegatedSession.js';
 import { maxResponseMegabytes, type Settings } from '../config/settings.js';
-import { DefenderAlertsClient, type AlertsClientOptions } from '../defender/alertsClient.js';
+import { AlertsClient, type AlertsClientOptions } from '../defender/alertsClient.js';
 import { createDispatcher } from '../http/httpLayer.js';
+import { DEFENDER_PROFILE } from '../defender/defenderProfile.js';
+import { GRAPH_PROFILE } from '../graph/graphProfile.js';
+import type { AlertsApiProfile } from '../alertsApiProfile.js';
 import type { Logger } from '../logger.js';
 import { USER_AGENT } from '../version.js';
 import { holdWriterLease } from '../daemon/lease.js';
@@ -14,15 +17,16 @@ import { AlertStore } from '../store/alertStore.js';
 export interface Worker {
   dispatcher: Dispatcher;
   session: Session;
-  client: DefenderAlertsClient;
+  client: AlertsClient;
   close(): Promise<void>;
 }
 
 export function createWorker(settings: Settings, logger: Logger, timing: Pick<AlertsClientOptions, 'quotaIntervals'> = {}): Worker {
   const dispatcher = createDispatcher({ caFile: settings.caFile });
   const session: Session = settings.authFlow === 'clientCredentials' ? new ApplicationSession(settings, logger, dispatcher) : new DelegatedSession(settings, logger, dispatcher);
-  const client = new DefenderAlertsClient(
+  const client = new AlertsClient(
     {
+      profile: alertsApiProfile(settings.source),
       apiBaseUrl: settings.apiBaseUrl,
       userAgent: USER_AGENT,
       requestTimeoutMs: settings.requestTimeout,
@@ -58,4 +62,9 @@ export function openStoreAsWriter(settings: Settings, command: string, onLeaseLo
     store.close();
     throw error;
   }
+}
+
+/** The API a source reads alerts from. */
+export function alertsApiProfile(source: Settings['source']): AlertsApiProfile {
+  return source === 'graph' ? GRAPH_PROFILE : DEFENDER_PROFILE;
 }

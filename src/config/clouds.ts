@@ -7,6 +7,8 @@ export interface CloudEndpoints {
   authorityHost: string;
   apiBaseUrl: string;
   scope: string;
+  /** Microsoft Graph in that cloud (source graph); its scope is <graphBaseUrl>/.default. */
+  graphBaseUrl: string;
 }
 
 const COMMERCIAL_SCOPE = 'https://api.securitycenter.microsoft.com/.default';
@@ -16,21 +18,26 @@ export const CLOUD_ENDPOINTS: Record<Cloud, CloudEndpoints> = {
     authorityHost: 'https://login.microsoftonline.com',
     apiBaseUrl: 'https://api.security.microsoft.com',
     scope: COMMERCIAL_SCOPE,
+    graphBaseUrl: 'https://graph.microsoft.com',
   },
   gcc: {
     authorityHost: 'https://login.microsoftonline.com',
     apiBaseUrl: 'https://api-gcc.securitycenter.microsoft.us',
     // For the US government clouds the resource is the API host itself (not confirmed by Microsoft).
     scope: 'https://api-gcc.securitycenter.microsoft.us/.default',
+    // GCC uses the commercial Graph; GCC High and DoD have their own national-cloud Graph hosts.
+    graphBaseUrl: 'https://graph.microsoft.com',
   },
   'gcc-high': {
     authorityHost: 'https://login.microsoftonline.us',
     apiBaseUrl: 'https://api-gov.securitycenter.microsoft.us',
     scope: 'https://api-gov.securitycenter.microsoft.us/.default',
+    graphBaseUrl: 'https://graph.microsoft.us',
   },
   dod: {
     authorityHost: 'https://login.microsoftonline.us',
     apiBaseUrl: 'https://api-gov.securitycenter.microsoft.us',
     scope: 'https://api-gov.securitycenter.microsoft.us/.default',
+    graphBaseUrl: 'https://dod-graph.microsoft.us',
   },
 };

@@ -49,7 +49,13 @@ const nonEmptyFile = (what: string) => fileWhose((contents, file) => (contents.t
 export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
 export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const MAX_PAGE_SIZE = 10_000; // "Maximum page size is 10,000"
+export const SOURCES = ['defender', 'graph'] as const;
+export type AlertSource = (typeof SOURCES)[number];
+/** Each API's maximum page size: "Maximum page size is 10,000" (Defender), $top up to 2,000 (Graph alerts_v2). */
+export const MAX_PAGE_SIZES: Record<AlertSource, number> = { defender: 10_000, graph: 2_000 };
+export const MAX_PAGE_SIZE = MAX_PAGE_SIZES.defender;
+/** Graph serviceSourceFilter default: the service this product is about. */
+export const DEFAULT_SERVICE_SOURCES = ['microsoftDefenderForEndpoint'];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -99,6 +105,7 @@ const KEYS = {
   },
   clientId: { kind: 'string', schema: z.string().trim().regex(GUID, 'must be the application (client) GUID of the app registration').optional() },
   cloud: { kind: 'string', schema: z.enum(CLOUDS, { error: `must be one of ${CLOUDS.join(', ')}` }).default('commercial') },
+  source: { kind: 'string', schema: z.enum(SOURCES, { error: `must be one of ${SOURCES.join(', ')}` }).default('defender') },
   authorityUrl: { kind: 'string', schema: httpsUrl.optional() },
   apiBaseUrl: { kind: 'string', schema: httpsUrl.optional() },
   scope: { kind: 'string', schema: z.string().trim().regex(/^https:\/\/\S+\/\.default$/, 'must look like https://<resource>/.default').optional() },
@@ -124,10 +131,11 @@ const KEYS = {
     }).optional(),
   },
   lookback: { kind: 'duration', schema: duration('lookback', { min: 60_000, max: 365 * 86_400_000 }).default(180 * 86_400_000) },
-  pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).default(MAX_PAGE_SIZE) },
+  pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).optional() },
   expandEvidence: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
   severityFilter: { kind: 'list', schema: enumList(SEVERITIES).default([]) },
   statusFilter: { kind: 'list', schema: enumList(STATUSES).default([]) },
+  serviceSourceFilter: { kind: 'list', schema: z.array(z.string().trim().regex(/^[A-Za-z0-9]+$/, 'service sources are single words such as microsoftDefenderForEndpoint, or all')).default(DEFAULT_SERVICE_SOURCES) },
   detectionSourceFilter: { kind: 'list', schema: z.array(z.string().trim().regex(/^[A-Za-z0-9]+$/, 'detection sources are single words such as WindowsDefenderAtp')).default([]) },
   overlap: { kind: 'duration', schema: duration('overlap', { min: 0, max: 7 * 86_400_000 }).default(5 * 60_000) },
   settleLag: { kind: 'duration', schema: duration('settleLag', { min: 0, max: 86_400_000 }).default(10 * 60_000) },
@@ -160,8 +168,9 @@ const settingsSchema = z
 
 type RawSettings = z.output<typeof settingsSchema>;
 
-export interface Settings extends Omit<RawSettings, 'cloud'> {
+export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize'> {
   cloud: Cloud;
+  pageSize: number;
   /** Authority host (scheme and host, no tenant) that MSAL signs in against. */
   authorityHost: string;
   apiBaseUrl: string;
@@ -302,6 +311,11 @@ export function loadSettings(options: LoadOptions = {}): Settings {
       problems.push(`${TOKEN_CACHE_KEY_ENV}: the token cache is encrypted at rest and needs a key: set ${TOKEN_CACHE_KEY_ENV} (e.g. from "openssl rand -base64 32") or tokenCacheKeyFile; or set plaintextTokenCache: true to keep it unencrypted (not recommended)`);
     }
   }
+  if (result.success && result.data.source === 'graph') {
+    const { pageSize, detectionSourceFilter } = result.data;
+    if (pageSize !== undefined && pageSize > MAX_PAGE_SIZES.graph) problems.push(`pageSize: must be at most ${MAX_PAGE_SIZES.graph} with source graph (the largest $top Graph alerts_v2 accepts)`);
+    if (detectionSourceFilter.length > 0) problems.push('detectionSourceFilter: Graph alerts_v2 cannot filter on detectionSource; with source graph use serviceSourceFilter, or remove it');
+  }
   if (result.success && result.data.retryMinDelay > result.data.retryMaxDelay) {
     problems.push('retryMinDelay: must not be larger than retryMaxDelay');
   }
@@ -325,8 +339,11 @@ function resolveSettings(raw: RawSettings, env: NodeJS.ProcessEnv): Settings {
     ...raw,
     databasePath,
     authorityHost: raw.authorityUrl ?? cloud.authorityHost,
-    apiBaseUrl: raw.apiBaseUrl ?? cloud.apiBaseUrl,
-    scope: raw.scope ?? cloud.scope,
+    apiBaseUrl: raw.apiBaseUrl ?? (raw.source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl),
+    scope: raw.scope ?? (raw.source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope),
+    pageSize: raw.pageSize ?? MAX_PAGE_SIZES[raw.source],
+    // "all" lifts the filter: every service that raises alerts.
+    serviceSourceFilter: raw.serviceSourceFilter.some((value) => value.toLowerCase() === 'all') ? [] : raw.serviceSourceFilter,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
     tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
     tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile),

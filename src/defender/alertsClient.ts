@@ -1,9 +1,10 @@
-// GET {base}/api/alerts: one page per call, within the API's quotas, with retries on what is transient and a
+// GET {base}/api/alerts (or Graph's alerts_v2, as the profile says): one page per call, within the API's quotas, with retries on what is transient and a
 // clear stop on what is not.
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
-import { decodeAccessToken, grantedPermissions, READ_PERMISSIONS } from '../auth/accessTokenClaims.js';
+import { decodeAccessToken, grantedPermissions } from '../auth/accessTokenClaims.js';
+import type { AlertsApiProfile } from '../alertsApiProfile.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
 import { instantFromMs, type Instant } from '../instants.js';
@@ -14,6 +15,7 @@ import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, ty
 
 
 export interface AlertsClientOptions {
+  profile: AlertsApiProfile;
   apiBaseUrl: string;
   userAgent: string;
   requestTimeoutMs: number;
@@ -41,10 +43,12 @@ export interface AlertsPage {
   serverTime: Instant | null;
   /** Responses the answer came in: more than 1 when the server added @odata.nextLink pages. */
   pages: number;
+  /** The server said there is more (an @odata.nextLink the profile does not follow). */
+  more?: boolean;
 }
 
 /** One response as served: its alerts, Date and any @odata.nextLink (listAlerts joins them into an AlertsPage). */
-type ServedPage = Omit<AlertsPage, 'pages'> & { nextLink?: string };
+type ServedPage = Omit<AlertsPage, 'pages' | 'more'> & { nextLink?: string };
 
 export interface ApiCallStats {
   requests: number;
@@ -94,8 +98,9 @@ export function describeErrorBody(response: HttpResponse): string {
   return `HTTP ${response.status} with a ${looksHtml ? 'HTML page' : `non-JSON body (${contentType})`}${snippet ? `: "${snippet}"` : ''}${looksHtml ? ' (a proxy or gateway in between?)' : ''}`;
 }
 
-export class DefenderAlertsClient {
+export class AlertsClient {
   readonly stats: ApiCallStats = { requests: 0, retries: 0, throttled: 0, byStatus: {} };
+  readonly profile: AlertsApiProfile;
   private readonly limitedSend: (url: string, token: string, signal?: AbortSignal) => Promise<HttpResponse>;
 
   constructor(
@@ -104,6 +109,7 @@ export class DefenderAlertsClient {
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
   ) {
+    this.profile = options.profile;
     this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour, ...options.quotaIntervals }, (url: string, token: string, signal?: AbortSignal) => this.sendOnce(url, token, signal));
   }
 
@@ -131,12 +137,16 @@ export class DefenderAlertsClient {
   private pageUrl(request: AlertsRequest): string {
     const params = new URLSearchParams({ $filter: request.filter, $top: String(request.top) });
     if (request.skip) params.set('$skip', String(request.skip));
-    if (request.expandEvidence) params.set('$expand', 'evidence');
-    return `${this.options.apiBaseUrl}/api/alerts?${params.toString().replace(/\+/g, '%20')}`;
+    if (request.expandEvidence && this.options.profile.expandsEvidence) params.set('$expand', 'evidence');
+    return `${this.options.apiBaseUrl}${this.options.profile.path}?${params.toString().replace(/\+/g, '%20')}`;
   }
 
   /** Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). */
   async listAlerts(request: AlertsRequest, signal?: AbortSignal): Promise<AlertsPage> {
+    if (!this.options.profile.followsNextLink) {
+      const page = await this.fetchWithRetries(this.pageUrl(request), signal);
+      return { alerts: page.alerts, serverTime: page.serverTime, pages: 1, more: page.nextLink !== undefined };
+    }
     let alerts: unknown[] = [];
     const seen = new Set<string>();
     let url: string | undefined = this.pageUrl(request);
@@ -244,19 +254,23 @@ export class DefenderAlertsClient {
   }
 
   private describeForbidden(response: HttpResponse, token: string): string {
-    const granted = grantedPermissions(decodeAccessToken(token));
+    const { profile } = this.options;
+    const claims = decodeAccessToken(token);
+    const granted = grantedPermissions(claims);
     const reason = describeErrorBody(response);
-    if (!granted.some((permission) => READ_PERMISSIONS.includes(permission))) {
-      return `The Defender API refused access (${reason}). The access token lacks the permission Alert.Read (it carries: ${granted.join(', ') || 'none'}). In the app registration add API permission WindowsDefenderATP → delegated Alert.Read, grant admin consent, then run "mde-alert-sync login" again.`;
+    const apiName = profile.apiName[0]!.toUpperCase() + profile.apiName.slice(1);
+    if (!granted.some((permission) => profile.readPermissions.includes(permission))) {
+      const { lacks, fix } = profile.missingPermission(Array.isArray(claims?.roles) && !claims?.scp);
+      return `${apiName} refused access (${reason}). The access token lacks the ${lacks} (it carries: ${granted.join(', ') || 'none'}): ${fix}.`;
     }
-    return `The Defender API refused access (${reason}). The token carries ${granted.filter((p) => READ_PERMISSIONS.includes(p)).join(', ')}, so the signed-in user lacks a Defender role with "View Data" (or access to the device groups). Ask a Defender administrator to grant it.`;
+    return `${apiName} refused access (${reason}). The token carries ${granted.filter((p) => profile.readPermissions.includes(p)).join(', ')}, so ${profile.userLacksRole}`;
   }
 
   private parsePage(response: HttpResponse): ServedPage {
     const contentType = response.headers['content-type'] ?? '';
     let page: AlertsPageJson;
     try {
-      page = readAlertsPage(response.bytes);
+      page = readAlertsPage(response.bytes, this.options.profile.updateField);
     } catch (error) {
       if (!(error instanceof PageJsonError)) throw error;
       if (!isJson(response.body)) {

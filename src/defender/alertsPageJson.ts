@@ -80,15 +80,15 @@ function parseSlice(bytes: Buffer, start: number, end: number): unknown {
   }
 }
 
-function readAlerts(bytes: Buffer, open: number): { alerts: ReceivedAlert[]; end: number } {
+function readAlerts(bytes: Buffer, open: number, updateField: string): { alerts: ReceivedAlert[]; end: number } {
   const alerts: ReceivedAlert[] = [];
   let at = skipSpace(bytes, open + 1);
   if (bytes[at] === CLOSE_BRACKET) return { alerts, end: at + 1 };
   for (;;) {
     const end = valueEnd(bytes, at);
-    const value = parseSlice(bytes, at, end) as { id?: unknown; lastUpdateTime?: unknown } | null;
+    const value = parseSlice(bytes, at, end) as Record<string, unknown> | null;
     const fields = typeof value === 'object' && value !== null ? value : {};
-    alerts.push(new ReceivedAlert(bytes.subarray(at, end), fields.id, fields.lastUpdateTime));
+    alerts.push(new ReceivedAlert(bytes.subarray(at, end), fields.id, fields[updateField]));
     at = skipSpace(bytes, end);
     if (bytes[at] === COMMA) {
       at = skipSpace(bytes, at + 1);
@@ -99,8 +99,8 @@ function readAlerts(bytes: Buffer, open: number): { alerts: ReceivedAlert[]; end
   }
 }
 
-/** Throws PageJsonError when the body is not one complete JSON object. */
-export function readAlertsPage(bytes: Buffer): AlertsPageJson {
+/** Throws PageJsonError when the body is not one complete JSON object. `updateField` is kept as lastUpdateTime. */
+export function readAlertsPage(bytes: Buffer, updateField = 'lastUpdateTime'): AlertsPageJson {
   const members: Record<string, unknown> = {};
   let alerts: ReceivedAlert[] | undefined;
   let at = skipSpace(bytes, 0);
@@ -115,7 +115,7 @@ export function readAlertsPage(bytes: Buffer): AlertsPageJson {
       expect(bytes, at, COLON);
       at = skipSpace(bytes, at + 1);
       if (key === 'value' && bytes[at] === OPEN_BRACKET) {
-        ({ alerts, end: at } = readAlerts(bytes, at));
+        ({ alerts, end: at } = readAlerts(bytes, at, updateField));
       } else {
         const end = valueEnd(bytes, at);
         members[key] = parseSlice(bytes, at, end);

@@ -1,11 +1,13 @@
 // A fake of GET /api/alerts with the rough edges of the real one: results in an arbitrary order, a live
 // $skip that shifts when alerts change, $top above 10,000 rejected, 429 with Retry-After past the quotas,
-// alerts indexed late, and injectable faults.
+// alerts indexed late, and injectable faults. The same tenant is served by Microsoft Graph's
+// GET /v1.0/security/alerts_v2 (Graph's shape, $top up to 2,000, @odata.nextLink when more match).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlertFactory, SimAlert } from './alertFactory.js';
 import { sendJson, type IdentityProvider } from './identityProvider.js';
 import { parseInstant } from '../instants.js';
-import { ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
+import { DEFENDER_FILTER, GRAPH_FILTER, ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
+import { toGraphAlert } from './graphAlert.js';
 
 export type ApiFault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
@@ -42,7 +44,47 @@ export interface AlertsApiOptions {
   callsPerMinute: number;
   callsPerHour: number;
   audiences: string[];
+  graphAudiences: string[];
 }
+
+/** What differs between the two APIs that serve the tenant's alerts. */
+interface ApiDialect {
+  name: 'defender' | 'graph';
+  maxTop: number;
+  readScopes: string[];
+  readRoles: string[];
+  audiences: (options: AlertsApiOptions) => string[];
+  context: string;
+  filter: typeof DEFENDER_FILTER;
+  present: (alert: SimAlert, expand: boolean) => Record<string, unknown>;
+  forbidden: (kind: 'user' | 'application') => string;
+}
+
+const DEFENDER: ApiDialect = {
+  name: 'defender',
+  maxTop: 10_000,
+  readScopes: ['Alert.Read', 'Alert.ReadWrite'],
+  readRoles: ['Alert.Read.All', 'Alert.ReadWrite.All'],
+  audiences: (options) => options.audiences,
+  context: 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts',
+  filter: DEFENDER_FILTER,
+  present: (alert, expand) => (expand ? alert : { ...alert, evidence: [] }),
+  forbidden: (kind) => (kind === 'user'
+    ? 'The user does not have the required delegated permissions (Alert.ReadWrite, Alert.Read) to access the resource.'
+    : 'The application does not have any of the required application permissions (Alert.ReadWrite.All, Alert.Read.All) to access the resource.'),
+};
+
+const GRAPH: ApiDialect = {
+  name: 'graph',
+  maxTop: 2_000,
+  readScopes: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'],
+  readRoles: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'],
+  audiences: (options) => options.graphAudiences,
+  context: 'https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2',
+  filter: GRAPH_FILTER,
+  present: (alert) => toGraphAlert(alert),
+  forbidden: () => 'Missing role permissions on the request. API requires one of \'SecurityAlert.Read.All, SecurityAlert.ReadWrite.All\'.',
+};
 
 interface StoredAlert {
   alert: SimAlert;
@@ -53,9 +95,6 @@ interface StoredAlert {
   visibleFromMs: number;
 }
 
-const READ_SCOPES = ['Alert.Read', 'Alert.ReadWrite'];
-const READ_ROLES = ['Alert.Read.All', 'Alert.ReadWrite.All'];
-const MAX_TOP = 10_000;
 
 export class AlertsApi {
   readonly alerts = new Map<string, StoredAlert>();
@@ -179,7 +218,8 @@ export class AlertsApi {
   }
 
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
-    if (!/^\/api(\/v1\.0)?\/alerts\/?$/i.test(url.pathname)) return false;
+    const dialect = /^\/api(\/v1\.0)?\/alerts\/?$/i.test(url.pathname) ? DEFENDER : /^\/v1\.0\/security\/alerts_v2\/?$/.test(url.pathname) ? GRAPH : undefined;
+    if (!dialect) return false;
     const now = this.nowMs();
     const record: ApiRequestRecord = {
       atMs: now,
@@ -210,25 +250,21 @@ export class AlertsApi {
     const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const issued = token ? this.identity.validate(token) : 'unknown';
     if (issued === 'unknown' || issued === 'expired') return error(401, 'Unauthorized', issued === 'expired' ? 'The access token has expired.' : 'Authorization token is invalid or missing.');
-    if (!this.options.audiences.includes(issued.aud)) return error(401, 'Unauthorized', `The token's audience ${issued.aud} is not valid for this API.`);
+    if (!dialect.audiences(this.options).includes(issued.aud)) return error(401, 'Unauthorized', `The token's audience ${issued.aud} is not valid for this API.`);
     record.username = issued.username;
     const granted = issued.kind === 'user' ? issued.scp.split(' ') : issued.roles;
-    if (!granted.some((p) => (issued.kind === 'user' ? READ_SCOPES : READ_ROLES).includes(p))) {
-      return error(403, 'Forbidden', issued.kind === 'user'
-        ? 'The user does not have the required delegated permissions (Alert.ReadWrite, Alert.Read) to access the resource.'
-        : 'The application does not have any of the required application permissions (Alert.ReadWrite.All, Alert.Read.All) to access the resource.');
-    }
+    if (!granted.some((p) => (issued.kind === 'user' ? dialect.readScopes : dialect.readRoles).includes(p))) return error(403, 'Forbidden', dialect.forbidden(issued.kind));
     const wait = this.quotaWait(now);
     if (wait !== undefined) {
       return error(429, '429', `API calls quota exceeded! maximum allowed ${this.options.callsPerHour} per 01:00:00`, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
     }
 
     if (record.top !== null && (!Number.isInteger(record.top) || record.top < 0)) return error(400, 'InvalidInput', `Invalid $top value '${url.searchParams.get('$top')}'.`);
-    if (record.top !== null && record.top > MAX_TOP) return error(400, 'BadRequest', `Maximum page size is ${MAX_TOP}`);
+    if (record.top !== null && record.top > dialect.maxTop) return error(400, 'BadRequest', `Maximum page size is ${dialect.maxTop}`);
     if (!Number.isInteger(record.skip) || record.skip < 0) return error(400, 'InvalidInput', 'Invalid $skip value.');
     let filter: ParsedFilter | undefined;
     try {
-      filter = record.filter ? parseFilter(record.filter) : undefined;
+      filter = record.filter ? parseFilter(record.filter, dialect.filter) : undefined;
     } catch (e) {
       if (e instanceof ODataFilterError) return error(400, 'ODataError', e.message);
       throw e;
@@ -236,9 +272,10 @@ export class AlertsApi {
 
     this.beforeQuery?.(this.queries++);
     const visibleNow = this.nowMs();
-    const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && (!filter || filter.matches(s.alert)));
+    const presented = (s: StoredAlert) => (dialect === DEFENDER ? s.alert : dialect.present(s.alert, true));
+    const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && (!filter || filter.matches(presented(s))));
     matching.sort((a, b) => a.order - b.order);
-    const page = matching.slice(record.skip, record.top === null ? undefined : record.skip + record.top).map((s) => (record.expand ? s.alert : { ...s.alert, evidence: [] }));
+    const page = matching.slice(record.skip, record.top === null ? undefined : record.skip + record.top).map((s) => dialect.present(s.alert, record.expand));
     record.status = 200;
     record.returned = page.length;
 
@@ -249,6 +286,12 @@ export class AlertsApi {
     }
     let value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
     let nextLink: string | undefined;
+    if (dialect === GRAPH && record.top !== null && matching.length > record.skip + record.top) {
+      // Graph pages by @odata.nextLink: the rest of the answer is another request.
+      const next = new URL(url);
+      next.searchParams.set('$skip', String(record.skip + record.top));
+      nextLink = next.toString();
+    }
     if (fault?.kind === 'nextLink') {
       value = page.slice(0, fault.pageSize);
       record.returned = value.length;
@@ -260,7 +303,7 @@ export class AlertsApi {
       }
       if (fault.loop || value.length < page.length) nextLink = next.toString();
     }
-    const text = JSON.stringify({ '@odata.context': 'https://api.securitycenter.microsoft.com/api/$metadata#Alerts', value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
+    const text = JSON.stringify({ '@odata.context': dialect.context, value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'noDate') {
       response.removeHeader('date');

@@ -9,7 +9,7 @@ export interface SimUser {
   password: string;
   oid: string;
   name: string;
-  /** Delegated permissions the user's tokens carry in `scp`. */
+  /** Delegated permissions the user's tokens carry in `scp` (each token those of its resource: see forResource). */
   permissions: string[];
   /** The password grant fails as when MFA or Conditional Access requires interaction. */
   mfaRequired?: boolean;
@@ -87,7 +87,7 @@ export class IdentityProvider {
   ) {}
 
   addUser(user: Partial<SimUser> & { username: string }): SimUser {
-    const full: SimUser = { password: 'correct horse battery staple', oid: randomUUID(), name: user.username.split('@')[0]!, permissions: ['Alert.Read'], ...user };
+    const full: SimUser = { password: 'correct horse battery staple', oid: randomUUID(), name: user.username.split('@')[0]!, permissions: ['Alert.Read', 'SecurityAlert.Read.All'], ...user };
     this.users.set(full.username, full);
     return full;
   }
@@ -268,7 +268,7 @@ export class IdentityProvider {
         }
         answer(200);
         const resource = resourceOf(scope);
-        const accessToken = this.issueAccessToken({ kind: 'application', username: null, scp: '', roles: this.options.applicationRoles, aud: resource, expiresAtMs: now + this.options.accessTokenLifetimeSec * 1000 });
+        const accessToken = this.issueAccessToken({ kind: 'application', username: null, scp: '', roles: forResource(resource, this.options.applicationRoles), aud: resource, expiresAtMs: now + this.options.accessTokenLifetimeSec * 1000 });
         return sendJson(response, 200, { token_type: 'Bearer', expires_in: this.options.accessTokenLifetimeSec, ext_expires_in: this.options.accessTokenLifetimeSec, access_token: accessToken });
       }
       default:
@@ -303,7 +303,7 @@ export class IdentityProvider {
     const resource = resourceOf(resourceScopes.join(' '));
     const refreshToken = `rt.${randomBytes(32).toString('base64url')}`;
     this.refreshTokens.set(refreshToken, { username: user.username, scope: requestedScope, expiresAtMs: now + this.options.refreshTokenLifetimeSec * 1000, revoked: false });
-    const accessToken = this.issueAccessToken({ kind: 'user', username: user.username, scp: user.permissions.join(' '), roles: [], aud: resource, expiresAtMs: now + this.options.accessTokenLifetimeSec * 1000 });
+    const accessToken = this.issueAccessToken({ kind: 'user', username: user.username, scp: forResource(resource, user.permissions).join(' '), roles: [], aud: resource, expiresAtMs: now + this.options.accessTokenLifetimeSec * 1000 });
     return {
       token_type: 'Bearer',
       scope: resourceScopes.join(' '),
@@ -340,6 +340,12 @@ export class IdentityProvider {
       ...(suberror ? { suberror } : {}),
     });
   }
+}
+
+/** A token carries the permissions of its resource only: Graph's SecurityAlert.* for Graph, the others for the Defender API. */
+function forResource(resource: string, permissions: string[]): string[] {
+  const graph = /graph\.microsoft\.(com|us)$/.test(new URL(resource, 'https://invalid').host);
+  return permissions.filter((permission) => permission.startsWith('SecurityAlert.') === graph);
 }
 
 /** "https://api.securitycenter.microsoft.com/.default" → "https://api.securitycenter.microsoft.com". */

@@ -2,9 +2,28 @@
 // with and / or / parentheses; dates unquoted, strings in single quotes.
 import { parseInstant } from '../instants.js';
 
-export const FILTERABLE_FIELDS = ['alertCreationTime', 'lastUpdateTime', 'incidentId', 'investigationId', 'id', 'assignedTo', 'detectionSource', 'lastEventTime', 'status', 'severity', 'category'] as const;
-const DATE_FIELDS = new Set(['alertCreationTime', 'lastUpdateTime', 'lastEventTime']);
-const NUMBER_FIELDS = new Set(['incidentId', 'investigationId']);
+/** The fields an API lets a filter use, which of them are dates or numbers, and the one the index is on. */
+export interface FilterDialect {
+  fields: readonly string[];
+  dateFields: ReadonlySet<string>;
+  numberFields: ReadonlySet<string>;
+  updateField: string;
+}
+
+export const DEFENDER_FILTER: FilterDialect = {
+  fields: ['alertCreationTime', 'lastUpdateTime', 'incidentId', 'investigationId', 'id', 'assignedTo', 'detectionSource', 'lastEventTime', 'status', 'severity', 'category'],
+  dateFields: new Set(['alertCreationTime', 'lastUpdateTime', 'lastEventTime']),
+  numberFields: new Set(['incidentId', 'investigationId']),
+  updateField: 'lastUpdateTime',
+};
+
+/** Graph alerts_v2 documents $filter on these. */
+export const GRAPH_FILTER: FilterDialect = {
+  fields: ['assignedTo', 'classification', 'determination', 'createdDateTime', 'lastUpdateDateTime', 'severity', 'serviceSource', 'status'],
+  dateFields: new Set(['createdDateTime', 'lastUpdateDateTime']),
+  numberFields: new Set(),
+  updateField: 'lastUpdateDateTime',
+};
 const OPERATORS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 
 export class ODataFilterError extends Error {}
@@ -13,7 +32,7 @@ type Literal = { kind: 'string'; value: string } | { kind: 'date'; value: bigint
 type Node = { kind: 'and' | 'or'; left: Node; right: Node } | { kind: 'compare'; field: string; op: string; literal: Literal };
 export type AlertPredicate = (alert: Record<string, unknown>) => boolean;
 
-/** The lastUpdateTime range a filter requires (from comparisons joined by top-level `and`), for an index. */
+/** The range of the dialect's update field a filter requires (from comparisons joined by top-level `and`), for an index. */
 export interface InstantRange {
   low?: { value: bigint; inclusive: boolean };
   high?: { value: bigint; inclusive: boolean };
@@ -41,7 +60,7 @@ function tokenize(text: string): string[] {
   return tokens;
 }
 
-export function parseFilter(text: string): ParsedFilter {
+export function parseFilter(text: string, dialect: FilterDialect = DEFENDER_FILTER): ParsedFilter {
   const tokens = tokenize(text);
   let position = 0;
   const peek = () => tokens[position];
@@ -74,19 +93,19 @@ export function parseFilter(text: string): ParsedFilter {
       return node;
     }
     const field = next();
-    if (!(FILTERABLE_FIELDS as readonly string[]).includes(field)) throw new ODataFilterError(`Invalid filter: property '${field}' cannot be filtered on`);
+    if (!dialect.fields.includes(field)) throw new ODataFilterError(`Invalid filter: property '${field}' cannot be filtered on`);
     const op = next().toLowerCase();
     if (!OPERATORS.has(op)) throw new ODataFilterError(`Invalid filter: unknown operator '${op}'`);
-    return { kind: 'compare', field, op, literal: parseLiteral(field, next()) };
+    return { kind: 'compare', field, op, literal: parseLiteral(dialect, field, next()) };
   };
   const root = parseOr();
   if (position !== tokens.length) throw new ODataFilterError(`Invalid filter: unexpected '${tokens[position]}'`);
-  return { matches: (alert) => evaluate(root, alert), lastUpdateTime: rangeOf(root) };
+  return { matches: (alert) => evaluate(root, alert), lastUpdateTime: rangeOf(root, dialect.updateField) };
 }
 
-function rangeOf(node: Node, range: InstantRange = {}): InstantRange {
-  if (node.kind === 'and') return rangeOf(node.right, rangeOf(node.left, range));
-  if (node.kind !== 'compare' || node.field !== 'lastUpdateTime' || node.literal.kind !== 'date') return range;
+function rangeOf(node: Node, field: string, range: InstantRange = {}): InstantRange {
+  if (node.kind === 'and') return rangeOf(node.right, field, rangeOf(node.left, field, range));
+  if (node.kind !== 'compare' || node.field !== field || node.literal.kind !== 'date') return range;
   const bound = { value: node.literal.value, inclusive: node.op === 'ge' || node.op === 'le' || node.op === 'eq' };
   // Keep the tighter bound when a side is given twice.
   if (node.op === 'ge' || node.op === 'gt' || node.op === 'eq') {
@@ -98,14 +117,14 @@ function rangeOf(node: Node, range: InstantRange = {}): InstantRange {
   return range;
 }
 
-function parseLiteral(field: string, token: string): Literal {
+function parseLiteral(dialect: FilterDialect, field: string, token: string): Literal {
   if (token === 'null') return { kind: 'null' };
-  if (DATE_FIELDS.has(field)) {
+  if (dialect.dateFields.has(field)) {
     const value = parseInstant(token);
     if (value === undefined) throw new ODataFilterError(`Invalid filter: '${token}' is not a DateTimeOffset literal for ${field}`);
     return { kind: 'date', value };
   }
-  if (NUMBER_FIELDS.has(field)) {
+  if (dialect.numberFields.has(field)) {
     if (!/^-?\d+$/.test(token)) throw new ODataFilterError(`Invalid filter: '${token}' is not a number for ${field}`);
     return { kind: 'number', value: Number(token) };
   }

@@ -57,7 +57,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       refreshTokenLifetimeSec: 90 * 86_400,
       autoApproveAfterMs: 1000,
       deviceCodeIntervalSec: 1,
-      applicationRoles: ['Alert.Read.All'],
+      applicationRoles: ['Alert.Read.All', 'SecurityAlert.Read.All'],
       ...options.identity,
     },
     () => baseUrl,
@@ -68,6 +68,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     callsPerMinute: 100,
     callsPerHour: 1500,
     audiences: ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'],
+    graphAudiences: ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'],
     ...options.api,
   });
   if (options.initialAlerts) api.seed(options.initialAlerts, options.initialAlertDays ?? 30);

@@ -3,6 +3,9 @@
 import { createHash } from 'node:crypto';
 import { canonicalTimestamp } from '../instants.js';
 import { ReceivedAlert } from '../receivedAlert.js';
+import type { AlertSource } from '../config/settings.js';
+import { graphAlertColumns } from './graphAlertRows.js';
+import { evidenceRow, integer, isObject, text } from './jsonFields.js';
 
 type Json = Record<string, unknown>;
 
@@ -36,7 +39,12 @@ export interface AlertRow {
   related_user_domain: string | null;
   raw_json: string;
   content_hash: string;
+  /** The API the version came from: defender or graph. */
+  source: AlertSource;
 }
+
+/** The reporting columns each source reads from its own shape. */
+export type AlertColumns = Omit<AlertRow, 'id' | 'last_update_time' | 'raw_json' | 'content_hash' | 'source'>;
 
 export interface EvidenceRow {
   ordinal: number;
@@ -83,26 +91,9 @@ export interface ParsedAlert {
 
 export type AlertParseResult = { ok: true; value: ParsedAlert } | { ok: false; reason: string; rawJson: string };
 
-function text(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
-}
-
-function integer(value: unknown): number | null {
-  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  return typeof number === 'number' && Number.isSafeInteger(number) ? number : null;
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function evidenceRows(value: unknown): EvidenceRow[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(isObject).map((e, ordinal) => ({
-    ordinal,
+  return value.filter(isObject).map((e, ordinal) => evidenceRow(ordinal, e, {
     entity_type: text(e.entityType),
     evidence_creation_time: canonicalTimestamp(e.evidenceCreationTime),
     sha1: text(e.sha1),
@@ -125,7 +116,6 @@ function evidenceRows(value: unknown): EvidenceRow[] {
     aad_user_id: text(e.aadUserId),
     user_principal_name: text(e.userPrincipalName),
     detection_status: text(e.detectionStatus),
-    raw_json: JSON.stringify(e),
   }));
 }
 
@@ -149,53 +139,69 @@ export function contentHash(rawJson: string): string {
   return createHash('sha256').update(rawJson).digest('hex');
 }
 
+const UPDATE_FIELD: Record<AlertSource, string> = { defender: 'lastUpdateTime', graph: 'lastUpdateDateTime' };
+
+/** The field that orders a source's versions of an alert. */
+export const updateFieldOf = (source: AlertSource): string => UPDATE_FIELD[source];
+
+function defenderAlertColumns(alert: Json): { row: AlertColumns; evidence: EvidenceRow[]; comments: CommentRow[] } {
+  const relatedUser = isObject(alert.relatedUser) ? alert.relatedUser : {};
+  return {
+    row: {
+      title: text(alert.title),
+      description: text(alert.description),
+      severity: text(alert.severity),
+      status: text(alert.status),
+      classification: text(alert.classification),
+      determination: text(alert.determination),
+      investigation_state: text(alert.investigationState),
+      category: text(alert.category),
+      detection_source: text(alert.detectionSource),
+      detector_id: text(alert.detectorId),
+      threat_family_name: text(alert.threatFamilyName),
+      threat_name: text(alert.threatName),
+      assigned_to: text(alert.assignedTo),
+      incident_id: integer(alert.incidentId),
+      investigation_id: integer(alert.investigationId),
+      alert_creation_time: canonicalTimestamp(alert.alertCreationTime),
+      first_event_time: canonicalTimestamp(alert.firstEventTime),
+      last_event_time: canonicalTimestamp(alert.lastEventTime),
+      resolved_time: canonicalTimestamp(alert.resolvedTime),
+      machine_id: text(alert.machineId),
+      computer_dns_name: text(alert.computerDnsName),
+      rbac_group_name: text(alert.rbacGroupName),
+      aad_tenant_id: text(alert.aadTenantId),
+      related_user_name: text(relatedUser.userName),
+      related_user_domain: text(relatedUser.domainName),
+    },
+    evidence: evidenceRows(alert.evidence),
+    comments: commentRows(alert.comments),
+  };
+}
+
+/** The reporting columns of an alert of either source, as text of the stored raw_json allows. */
+export function alertColumns(alert: Json, source: AlertSource): { row: AlertColumns; evidence: EvidenceRow[]; comments: CommentRow[] } {
+  return source === 'graph' ? graphAlertColumns(alert) : defenderAlertColumns(alert);
+}
+
 /** An alert as received (its text kept exactly as raw_json) or already parsed (then written as JSON). */
-export function parseAlert(received: unknown): AlertParseResult {
+export function parseAlert(received: unknown, source: AlertSource = 'defender'): AlertParseResult {
   const asReceived = received instanceof ReceivedAlert;
   const rawJson = asReceived ? received.text() : (JSON.stringify(received) ?? 'null');
   const alert: unknown = asReceived ? JSON.parse(rawJson) : received;
   if (!isObject(alert)) return { ok: false, reason: 'not a JSON object', rawJson };
   if (typeof alert.id !== 'string' || alert.id.trim() === '') return { ok: false, reason: 'no "id"', rawJson };
-  const lastUpdateTime = canonicalTimestamp(alert.lastUpdateTime);
-  if (lastUpdateTime === null) return { ok: false, reason: `"lastUpdateTime" is missing or not a timestamp (${text(alert.lastUpdateTime)})`, rawJson };
-  const relatedUser = isObject(alert.relatedUser) ? alert.relatedUser : {};
+  const updateField = UPDATE_FIELD[source];
+  const lastUpdateTime = canonicalTimestamp(alert[updateField]);
+  if (lastUpdateTime === null) return { ok: false, reason: `"${updateField}" is missing or not a timestamp (${text(alert[updateField])})`, rawJson };
+  const { row, evidence, comments } = alertColumns(alert, source);
   return {
     ok: true,
     value: {
       alert,
-      row: {
-        id: alert.id,
-        title: text(alert.title),
-        description: text(alert.description),
-        severity: text(alert.severity),
-        status: text(alert.status),
-        classification: text(alert.classification),
-        determination: text(alert.determination),
-        investigation_state: text(alert.investigationState),
-        category: text(alert.category),
-        detection_source: text(alert.detectionSource),
-        detector_id: text(alert.detectorId),
-        threat_family_name: text(alert.threatFamilyName),
-        threat_name: text(alert.threatName),
-        assigned_to: text(alert.assignedTo),
-        incident_id: integer(alert.incidentId),
-        investigation_id: integer(alert.investigationId),
-        alert_creation_time: canonicalTimestamp(alert.alertCreationTime),
-        first_event_time: canonicalTimestamp(alert.firstEventTime),
-        last_event_time: canonicalTimestamp(alert.lastEventTime),
-        last_update_time: lastUpdateTime,
-        resolved_time: canonicalTimestamp(alert.resolvedTime),
-        machine_id: text(alert.machineId),
-        computer_dns_name: text(alert.computerDnsName),
-        rbac_group_name: text(alert.rbacGroupName),
-        aad_tenant_id: text(alert.aadTenantId),
-        related_user_name: text(relatedUser.userName),
-        related_user_domain: text(relatedUser.domainName),
-        raw_json: rawJson,
-        content_hash: contentHash(rawJson),
-      },
-      evidence: evidenceRows(alert.evidence),
-      comments: commentRows(alert.comments),
+      row: { id: alert.id, ...row, last_update_time: lastUpdateTime, raw_json: rawJson, content_hash: contentHash(rawJson), source },
+      evidence,
+      comments,
       techniques: techniques(alert.mitreTechniques),
     },
   };

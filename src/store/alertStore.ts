@@ -6,6 +6,7 @@ import { cursorStore, type CursorStore } from './cursorStore.js';
 import { openDatabase, storeError, type Db } from './database.js';
 import { migrate } from './migrate.js';
 import { syncRuns, type RunProgress, type SyncRuns } from './syncRuns.js';
+import type { AlertSource } from '../config/settings.js';
 import { prepareUpsertAlerts, type AlertUpserter, type UpsertCounts } from './upsertAlerts.js';
 
 export interface WindowCommit {
@@ -15,6 +16,8 @@ export interface WindowCommit {
   /** New cursor position (moved forward only), or null to leave it. */
   cursor: Instant | null;
   progress: RunProgress;
+  /** The API the alerts came from (default defender). */
+  source?: AlertSource;
 }
 
 export class AlertStore {
@@ -55,7 +58,7 @@ export class AlertStore {
   commitWindow(commit: WindowCommit): UpsertCounts & { cursor: Instant | undefined } {
     return this.write(() => {
       const now = new Date().toISOString();
-      const counts = this.upsert(commit.alerts, { runId: commit.runId, now });
+      const counts = this.upsert(commit.alerts, { runId: commit.runId, now, ...(commit.source ? { source: commit.source } : {}) });
       const cursor = commit.cursor === null ? this.cursors.get(commit.stream) : this.cursors.advance(commit.stream, commit.cursor, commit.runId, now);
       this.runs.addCounts(commit.runId, counts, commit.progress, cursor === undefined ? null : formatInstant(cursor));
       return { ...counts, cursor };

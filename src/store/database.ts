@@ -22,6 +22,9 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
       // 32 MiB of page cache instead of SQLite's 2 MB: the writer's index inserts stay in memory longer as
       // the store grows (docs/performance.md weighs it against peak RSS).
       db.pragma('cache_size = -32768');
+      // Temporary files (statement journals of the summary triggers, sorts) in memory: the container runs
+      // with a read-only root filesystem, where SQLite's temporary directory cannot be written.
+      db.pragma('temp_store = MEMORY');
     }
     db.pragma('foreign_keys = ON');
     return db;

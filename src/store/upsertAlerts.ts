@@ -2,7 +2,9 @@
 // writes nothing, a newer version replaces the row and appends what changed, an older one is ignored.
 import type { Db } from './database.js';
 import { canonicalTimestamp } from '../instants.js';
-import { changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
+import { alertColumns, changedFields, parseAlert, updateFieldOf, type ParsedAlert } from './alertRows.js';
+import type { AlertSource } from '../config/settings.js';
+import { ReceivedAlert } from '../receivedAlert.js';
 
 export interface UpsertCounts {
   received: number;
@@ -20,7 +22,7 @@ const ALERT_COLUMNS = [
   'category', 'detection_source', 'detector_id', 'threat_family_name', 'threat_name', 'assigned_to', 'incident_id',
   'investigation_id', 'alert_creation_time', 'first_event_time', 'last_event_time', 'last_update_time',
   'resolved_time', 'machine_id', 'computer_dns_name', 'rbac_group_name', 'aad_tenant_id', 'related_user_name',
-  'related_user_domain', 'raw_json', 'content_hash',
+  'related_user_domain', 'raw_json', 'content_hash', 'source',
 ] as const;
 
 const EVIDENCE_COLUMNS = [
@@ -32,12 +34,19 @@ const EVIDENCE_COLUMNS = [
 
 const placeholders = (columns: readonly string[]): string => columns.map((c) => `@${c}`).join(', ');
 
-export type AlertUpserter = (alerts: unknown[], context: { runId: number | null; now: string }) => UpsertCounts;
+export type AlertUpserter = (alerts: unknown[], context: { runId: number | null; now: string; source?: AlertSource }) => UpsertCounts;
+
+/** What differs between the stored version from one API and a version from the other, column by column. */
+function changedAcrossSources(stored: { last_update_time: string; source: AlertSource }, previous: Record<string, unknown>, parsed: ParsedAlert, source: AlertSource) {
+  const before = { ...alertColumns(previous, stored.source).row, last_update_time: stored.last_update_time };
+  const { id: _id, raw_json: _raw, content_hash: _hash, source: _source, ...after } = parsed.row;
+  return { ...changedFields(before, after), source: { old: stored.source, new: source } };
+}
 
 /** Prepares the statements once; the returned function must run inside a transaction. */
 export function prepareUpsertAlerts(db: Db): AlertUpserter {
-  const select = db.prepare<[string], { last_update_time: string; content_hash: string; raw_json: string }>(
-    'SELECT last_update_time, content_hash, raw_json FROM alerts WHERE id = ?',
+  const select = db.prepare<[string], { last_update_time: string; content_hash: string; raw_json: string; source: AlertSource }>(
+    'SELECT last_update_time, content_hash, raw_json, source FROM alerts WHERE id = ?',
   );
   const insert = db.prepare(
     `INSERT INTO alerts (${ALERT_COLUMNS.join(', ')}, first_stored_at, last_stored_at)
@@ -72,19 +81,21 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
     for (const technique of parsed.techniques) insertTechnique.run(id, technique);
   };
 
-  return (alerts, { runId, now }) => {
+  return (alerts, { runId, now, source = 'defender' }) => {
     const counts = emptyCounts();
     // Ascending time order, so that history rows follow the alerts' own order of change. Each alert becomes
     // rows just before it is written, so that one alert's rows are alive at a time, not a whole page's.
     // What cannot be stored sorts first, in the order received.
     const ordered = alerts.map((alert) => {
-      const fields = alert as { id?: unknown; lastUpdateTime?: unknown } | null;
-      return { alert, at: (typeof fields?.id === 'string' && canonicalTimestamp(fields.lastUpdateTime)) || '' };
+      // A ReceivedAlert names its update field lastUpdateTime whatever the source.
+      const fields = alert as Record<string, unknown> | null;
+      const updated = alert instanceof ReceivedAlert ? alert.lastUpdateTime : fields?.[updateFieldOf(source)];
+      return { alert, at: (typeof fields?.id === 'string' && canonicalTimestamp(updated)) || '' };
     });
     ordered.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     for (const { alert } of ordered) {
       counts.received += 1;
-      const result = parseAlert(alert);
+      const result = parseAlert(alert, source);
       if (!result.ok) {
         insertRejected.run(result.reason, result.rawJson, runId, now);
         counts.rejected += 1;
@@ -108,7 +119,9 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
         counts.unchanged += 1;
         continue;
       }
-      const changes = changedFields(JSON.parse(stored.raw_json) as Record<string, unknown>, parsed.alert);
+      const previous = JSON.parse(stored.raw_json) as Record<string, unknown>;
+      // The same alert from the other API has another shape: what changed is told by the reporting columns.
+      const changes = stored.source === source ? changedFields(previous, parsed.alert) : changedAcrossSources(stored, previous, parsed, source);
       if (Object.keys(changes).length === 0) {
         counts.unchanged += 1; // same content, other key order or spacing
         continue;

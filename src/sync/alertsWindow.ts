@@ -3,7 +3,8 @@
 //
 // One request is one consistent answer. A window whose answer is not full ($top rows) was therefore read
 // whole; a full one is split into smaller time windows until each is. An answer the server spread over
-// @odata.nextLink pages is several requests, each with a live $skip, so it is treated like a full one. Windows are read and committed in
+// @odata.nextLink pages is several requests, each with a live $skip, so it is treated like a full one, and so
+// is an answer with a nextLink that is not followed (Graph pages by them). Windows are read and committed in
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
 import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
@@ -13,6 +14,8 @@ export interface WindowAnswer {
   serverTime: Instant | null;
   /** Responses the answer came in (nextLink pages); absent means 1. */
   pages?: number;
+  /** The server said there is more than it returned (an @odata.nextLink not followed). */
+  more?: boolean;
 }
 
 export interface AlertsWindowSource {
@@ -70,7 +73,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     options.signal?.throwIfAborted();
     try {
       const answer = await source.fetch(from, to, 0);
-      return { ...answer, full: answer.alerts.length >= top || (answer.pages ?? 1) > 1 };
+      return { ...answer, full: answer.alerts.length >= top || (answer.pages ?? 1) > 1 || answer.more === true };
     } catch (error) {
       if (source.isTooLarge(error)) return 'too-large';
       throw error;
@@ -143,7 +146,7 @@ async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: n
     for (let skip = 0; ; skip += top) {
       const answer = await source.fetch(at, at + TICK, skip);
       for (const alert of answer.alerts) current.set(String((alert as { id?: unknown })?.id), alert);
-      if (answer.alerts.length < top) break;
+      if (answer.alerts.length < top && !answer.more) break;
     }
     if (previous && previous.size === current.size && [...current.keys()].every((id) => previous!.has(id))) {
       return [...current.values()];

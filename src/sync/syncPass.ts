@@ -2,8 +2,7 @@
 // window's rows committed together with the cursor that covers them.
 import type { Settings } from '../config/settings.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
-import { WindowTooLargeError, type DefenderAlertsClient } from '../defender/alertsClient.js';
-import { alertsWindowFilter } from '../defender/alertsFilter.js';
+import { WindowTooLargeError, type AlertsClient } from '../defender/alertsClient.js';
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { errorMessage, PermissionDeniedError } from '../errors.js';
 import { formatInstant, instantFromMs, minInstant, TICKS_PER_MS, type Instant } from '../instants.js';
@@ -12,8 +11,6 @@ import type { AlertStore } from '../store/alertStore.js';
 import type { RunProgress } from '../store/syncRuns.js';
 import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
 import { readAlertWindows } from './alertsWindow.js';
-
-export const DEFENDER_SOURCE = 'defender';
 
 export interface SyncPassResult {
   runId: number;
@@ -29,22 +26,11 @@ export interface SyncPassResult {
 export interface SyncPassDependencies {
   settings: Settings;
   store: AlertStore;
-  client: DefenderAlertsClient;
+  client: AlertsClient;
   tokens: TokenSource;
   logger: Logger;
   /** Aborting it ends the pass between windows (or its in-flight request); the run is recorded 'interrupted'. */
   signal?: AbortSignal;
-}
-
-/** The cursor belongs to the query it was read with: other filters are another stream, read from scratch. */
-export function streamName(settings: Pick<Settings, 'severityFilter' | 'statusFilter' | 'detectionSourceFilter'>): string {
-  const filters: [string, readonly string[]][] = [
-    ['severity', settings.severityFilter],
-    ['status', settings.statusFilter],
-    ['detectionSource', settings.detectionSourceFilter],
-  ];
-  const parts = filters.filter(([, values]) => values.length > 0).map(([name, values]) => `${name}=${[...values].sort().join(',')}`);
-  return `${DEFENDER_SOURCE}:alerts${parts.length ? `?${parts.join('&')}` : ''}`;
 }
 
 const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
@@ -52,12 +38,13 @@ const formatOrNull = (instant: Instant | undefined): string | null => (instant =
 
 export async function runSyncPass({ settings, store, client, tokens, logger, signal }: SyncPassDependencies): Promise<SyncPassResult> {
   const startedMs = Date.now();
-  const stream = streamName(settings);
+  const { profile } = client;
+  const stream = profile.streamName(settings);
   const cursorBefore = store.cursors.get(stream);
   const runId = store.write(() => {
     const interrupted = store.runs.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
-    return store.runs.start(DEFENDER_SOURCE, new Date(startedMs).toISOString(), formatOrNull(cursorBefore), null);
+    return store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(cursorBefore), null);
   });
   const from = cursorBefore !== undefined ? cursorBefore - ms(settings.overlap) : instantFromMs(Date.now() - settings.lookback);
   const totals = emptyCounts();
@@ -78,7 +65,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     const access = await tokens.accessToken();
     ({ username, expiresOn: tokenExpiresOn } = access);
     // A token that cannot read alerts is named before any API call.
-    const check = checkAccessToken(access.token, settings.apiBaseUrl);
+    const check = checkAccessToken(access.token, settings.apiBaseUrl, profile);
     if (!check.ok) throw new PermissionDeniedError(`The access token of ${username} cannot read alerts: ${check.problems.join('; ')}.`);
     const previousUser = store.runs.lastSignedInUser();
     if (previousUser && previousUser !== username) {
@@ -95,11 +82,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
         fetch: (windowFrom, windowTo, skip) => {
           windows += 1;
           return client.listAlerts({
-            filter: alertsWindowFilter(windowFrom, windowTo, {
-              severity: settings.severityFilter,
-              status: settings.statusFilter,
-              detectionSource: settings.detectionSourceFilter,
-            }),
+            filter: profile.windowFilter(windowFrom, windowTo, settings),
             top: settings.pageSize,
             skip,
             expandEvidence: settings.expandEvidence,
@@ -109,7 +92,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       },
       // The cursor stops short of the server's now by the settle lag, so alerts indexed late are read again.
       commit: (alerts, windowTo, horizon) => {
-        const result = store.commitWindow({ runId, stream, alerts, cursor: minInstant(windowTo, horizon - ms(settings.settleLag)), progress: passProgress() });
+        const result = store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: minInstant(windowTo, horizon - ms(settings.settleLag)), progress: passProgress() });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
       },

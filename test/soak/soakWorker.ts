@@ -9,7 +9,7 @@ import { loadSettings } from '../../src/config/settings.js';
 import { SyncDaemon } from '../../src/daemon/syncDaemon.js';
 import { WorkerMetrics } from '../../src/daemon/metrics.js';
 import { createLogger } from '../../src/logger.js';
-import { streamName } from '../../src/sync/syncPass.js';
+
 
 export interface SoakSample {
   passes: number;
@@ -44,7 +44,7 @@ const daemon: SyncDaemon = new SyncDaemon({
   client: worker.client,
   tokens: worker.session,
   logger,
-  metrics: new WorkerMetrics(writer.store.cursors, streamName(settings), worker.client.stats),
+  metrics: new WorkerMetrics(writer.store.cursors, worker.client.profile.streamName(settings), worker.client.stats),
   onPass: ({ error }) => {
     if (error) failures += 1;
     if (daemon.passes % sampleEvery === 0 || daemon.passes === passes) {

@@ -1,0 +1,36 @@
+// The Defender for Endpoint API: GET {base}/api/alerts (../shared/reference/defender-alerts-api.md).
+import { anyOf, streamNameOf, type AlertsApiProfile } from '../alertsApiProfile.js';
+import { formatODataInstant } from '../instants.js';
+
+export const DEFENDER_PROFILE: AlertsApiProfile = {
+  source: 'defender',
+  apiName: 'the Defender API',
+  path: '/api/alerts',
+  updateField: 'lastUpdateTime',
+  windowFilter: (from, to, settings) =>
+    [
+      `lastUpdateTime ge ${formatODataInstant(from)}`,
+      to === null ? undefined : `lastUpdateTime lt ${formatODataInstant(to)}`,
+      anyOf('severity', settings.severityFilter),
+      anyOf('status', settings.statusFilter),
+      anyOf('detectionSource', settings.detectionSourceFilter),
+    ]
+      .filter(Boolean)
+      .join(' and '),
+  streamName: (settings) =>
+    streamNameOf('defender:alerts', [
+      ['severity', settings.severityFilter],
+      ['status', settings.statusFilter],
+      ['detectionSource', settings.detectionSourceFilter],
+    ]),
+  expandsEvidence: true,
+  followsNextLink: true,
+  readPermissions: ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'],
+  audiences: ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'],
+  missingPermission: (application) => ({
+    lacks: application ? 'application role Alert.Read.All' : 'permission Alert.Read',
+    fix: `in the app registration add WindowsDefenderATP → ${application ? 'application Alert.Read.All' : 'delegated Alert.Read'}, grant admin consent, then sign in again`,
+  }),
+  commercialScope: 'https://api.securitycenter.microsoft.com/.default',
+  userLacksRole: 'the signed-in user lacks a Defender role with "View Data" (or access to the device groups). Ask a Defender administrator to grant it.',
+};

@@ -1,0 +1,156 @@
+// source: graph end to end: the real CLI process, real HTTPS to the simulator's Graph alerts_v2 endpoint, the
+// real MSAL library, a real SQLite file. The same tenant is served by both APIs, so a database can switch.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { SimAlert } from '../src/simulator/alertFactory.js';
+import { serviceSourceOf, toGraphAlert } from '../src/simulator/graphAlert.js';
+import { count, createTestBed, lastRun, openDb, signedIn, type TestBed } from './support/harness.js';
+
+const GRAPH = { MDE_ALERT_SYNC_SOURCE: 'graph' };
+const beds: TestBed[] = [];
+async function bed(...args: Parameters<typeof createTestBed>): Promise<TestBed> {
+  const created = await createTestBed(...args);
+  beds.push(created);
+  return created;
+}
+after(async () => {
+  for (const created of beds) await created.close();
+});
+
+const fromEndpoint = (alerts: SimAlert[]) => alerts.filter((alert) => serviceSourceOf(alert) === 'microsoftDefenderForEndpoint');
+
+/** The store holds exactly these alerts, each at its latest version as Graph serves it. */
+function assertStoreEqualsGraphTruth(dbPath: string, truth: SimAlert[]): void {
+  const db = openDb(dbPath);
+  try {
+    const rows = db.prepare("SELECT id, raw_json FROM alerts WHERE source = 'graph'").all() as { id: string; raw_json: string }[];
+    const stored = new Map(rows.map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
+    const missing = truth.filter((alert) => !stored.has(alert.id));
+    assert.equal(missing.length, 0, `${missing.length} alerts missing from the store`);
+    for (const alert of truth) assert.deepEqual(stored.get(alert.id), toGraphAlert(alert), `alert ${alert.id}`);
+    assert.equal(rows.length, truth.length, 'the store holds Graph alerts the filter excludes');
+  } finally {
+    db.close();
+  }
+}
+
+describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
+  it('backfills and then follows changes, Defender for Endpoint alerts only, with the same reporting columns', async () => {
+    const b = await bed({ initialAlerts: 300, initialAlertDays: 60 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '50' });
+    await signedIn(b);
+    const first = await b.cli(['sync']);
+    assert.equal(first.code, 0, first.stderr);
+    const truth = fromEndpoint(b.sim.api.truth());
+    assert.ok(truth.length < 300 && truth.length > 200, 'the tenant also has alerts of another service');
+    assertStoreEqualsGraphTruth(b.dbPath, truth);
+
+    // Each request: Graph's path and fields, $top 50, no $expand (evidence is inline), one page per window.
+    const requests = b.sim.api.requests;
+    assert.ok(requests.length >= 6, 'a 50-alert page needs several windows');
+    for (const r of requests) {
+      assert.equal(r.path, '/v1.0/security/alerts_v2');
+      assert.equal(r.top, 50);
+      assert.equal(r.expand, false);
+      assert.equal(r.skip, 0, 'no @odata.nextLink was followed: a full answer is split by time instead');
+      assert.match(r.filter!, /^lastUpdateDateTime ge \S+( and lastUpdateDateTime lt \S+)? and serviceSource eq 'microsoftDefenderForEndpoint'$/);
+    }
+
+    // The same reporting columns as from the Defender API: Defender's enum spelling, the device from its evidence.
+    const db = openDb(b.dbPath);
+    const sample = truth.find((alert) => alert.relatedUser && (alert.evidence as unknown[]).length > 1)!;
+    const row = db.prepare('SELECT * FROM alerts WHERE id = ?').get(sample.id) as Record<string, unknown>;
+    for (const [column, field] of [['severity', 'severity'], ['status', 'status'], ['machine_id', 'machineId'], ['computer_dns_name', 'computerDnsName'], ['rbac_group_name', 'rbacGroupName'], ['incident_id', 'incidentId'], ['title', 'title'], ['threat_name', 'threatName']] as const) {
+      assert.equal(row[column], sample[field], column);
+    }
+    assert.equal(row.related_user_name, (sample.relatedUser as { userName: string }).userName);
+    const evidence = db.prepare('SELECT entity_type, sha256, ip_address, account_name FROM alert_evidence WHERE alert_id = ? ORDER BY ordinal').all(sample.id) as Record<string, unknown>[];
+    const served = (sample.evidence as Record<string, unknown>[]);
+    assert.deepEqual(evidence.map((e) => e.entity_type), ['Machine', 'User', ...served.map((e) => e.entityType)], 'evidence typed by @odata.type');
+    assert.deepEqual(evidence.slice(2).map((e) => [e.sha256, e.ip_address, e.account_name]), served.map((e) => [e.sha256, e.ipAddress, e.accountName]));
+    const openBySeverity = db.prepare('SELECT sum(open_alerts) AS n FROM open_alerts_by_severity').get() as { n: number };
+    assert.equal(openBySeverity.n, truth.filter((alert) => alert.status !== 'Resolved').length, 'the views answer from Graph rows');
+    db.close();
+
+    // Incremental: changes and new alerts, read from the cursor on lastUpdateDateTime.
+    b.sim.api.requests.length = 0;
+    const changed = b.sim.api.updateAlerts(fromEndpoint(b.sim.api.truth()).slice(0, 25).map((alert) => alert.id));
+    b.sim.api.createAlerts(7);
+    const second = await b.cli(['sync']);
+    assert.equal(second.code, 0, second.stderr);
+    assertStoreEqualsGraphTruth(b.dbPath, fromEndpoint(b.sim.api.truth()));
+    assert.ok(b.sim.api.requests.length <= 3, `an incremental pass reads a short window (${b.sim.api.requests.length} requests)`);
+    assert.equal(count(b.dbPath, "SELECT count(*) FROM alert_changes WHERE change = 'updated'"), changed.length);
+    assert.equal(lastRun(b.dbPath).outcome, 'success');
+    assert.match(String(count(b.dbPath, "SELECT count(*) FROM sync_cursor WHERE stream = 'graph:alerts_v2?serviceSource=microsoftDefenderForEndpoint'")), /^1$/);
+  });
+
+  it('reads every service with serviceSourceFilter all, and waits out a 429 like the default source', async () => {
+    const b = await bed({ initialAlerts: 120 }, { ...GRAPH, MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' });
+    await signedIn(b);
+    b.sim.api.faults.push({ kind: 'status', status: 429, retryAfter: '1' }, { kind: 'status', status: 503 });
+    const result = await b.cli(['sync']);
+    assert.equal(result.code, 0, result.stderr);
+    assertStoreEqualsGraphTruth(b.dbPath, b.sim.api.truth());
+    assert.ok(b.sim.api.requests.every((r) => !/serviceSource/.test(r.filter ?? '')));
+    assert.equal(lastRun(b.dbPath).retries, 2);
+  });
+
+  it('names SecurityAlert.Read.All when the token lacks it, before any call, and a missing role on 403', async () => {
+    const b = await bed({ initialAlerts: 5 }, GRAPH);
+    b.sim.identity.defaultUser.permissions = ['Alert.Read'];
+    await signedIn(b);
+    const result = await b.cli(['sync']);
+    assert.equal(result.code, 4);
+    assert.match(result.stderr, /the token lacks the permission SecurityAlert\.Read\.All \(it carries: none\): in the app registration add Microsoft Graph → delegated SecurityAlert\.Read\.All/);
+    assert.equal(b.sim.api.requests.length, 0);
+
+    b.sim.identity.defaultUser.permissions = ['SecurityAlert.Read.All'];
+    assert.equal((await b.cli(['logout'])).code, 0);
+    await signedIn(b);
+    b.sim.api.faults.push({ kind: 'status', status: 403, body: '{"error":{"code":"Forbidden","message":"Insufficient privileges"}}' });
+    const forbidden = await b.cli(['sync']);
+    assert.equal(forbidden.code, 4);
+    assert.match(forbidden.stderr, /Microsoft Graph \(security\/alerts_v2\) refused access \(HTTP 403 Forbidden: Insufficient privileges\)\. The token carries SecurityAlert\.Read\.All, so the signed-in user lacks a Microsoft Defender XDR role/);
+  });
+
+  it('refuses settings that Graph cannot serve, naming each', async () => {
+    const b = await bed({}, GRAPH);
+    const result = await b.cli(['sync'], { MDE_ALERT_SYNC_PAGE_SIZE: '5000', MDE_ALERT_SYNC_DETECTION_SOURCE_FILTER: 'WindowsDefenderAtp' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /pageSize: must be at most 2000 with source graph/);
+    assert.match(result.stderr, /detectionSourceFilter: Graph alerts_v2 cannot filter on detectionSource/);
+  });
+
+  it('moves a database from the Defender API to Graph and keeps its history', async () => {
+    const b = await bed({ initialAlerts: 150, initialAlertDays: 30 }, { MDE_ALERT_SYNC_PAGE_SIZE: '100' });
+    await signedIn(b);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const changedBefore = b.sim.api.updateAlerts(20);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const historyBefore = count(b.dbPath, 'SELECT count(*) FROM alert_changes');
+
+    // One setting changes; the refresh token signs in to Graph without a new login.
+    b.sim.api.updateAlerts(10);
+    const switched = await b.cli(['sync'], GRAPH);
+    assert.equal(switched.code, 0, switched.stderr);
+    const truth = b.sim.api.truth();
+    assertStoreEqualsGraphTruth(b.dbPath, fromEndpoint(truth));
+    const db = openDb(b.dbPath);
+    // Alerts of another service stay as the Defender API last showed them.
+    const others = truth.filter((alert) => serviceSourceOf(alert) !== 'microsoftDefenderForEndpoint');
+    for (const alert of others) {
+      const row = db.prepare('SELECT source, raw_json FROM alerts WHERE id = ?').get(alert.id) as { source: string; raw_json: string };
+      assert.equal(row.source, 'defender');
+    }
+    // Nothing of the history is lost; each switched alert has one change that names the source.
+    assert.ok(count(b.dbPath, 'SELECT count(*) FROM alert_changes') >= historyBefore + fromEndpoint(truth).length);
+    assert.equal(count(b.dbPath, "SELECT count(*) FROM alert_changes WHERE change = 'created'"), 150);
+    assert.ok(changedBefore.length > 0);
+    const sourceChange = db.prepare("SELECT changed_fields FROM alert_changes WHERE alert_id = ? ORDER BY id DESC LIMIT 1").get(fromEndpoint(truth)[0]!.id) as { changed_fields: string };
+    assert.deepEqual(JSON.parse(sourceChange.changed_fields).source, { old: 'defender', new: 'graph' });
+    const rows = db.prepare("SELECT changed_fields FROM alert_changes WHERE changed_fields LIKE '%\"source\"%'").all() as { changed_fields: string }[];
+    for (const row of rows) assert.ok(!('raw_json' in JSON.parse(row.changed_fields)), 'changes across sources are told by reporting columns');
+    db.close();
+    assert.equal(count(b.dbPath, 'SELECT count(*) FROM sync_cursor'), 2, 'each source keeps its own cursor');
+  });
+});
