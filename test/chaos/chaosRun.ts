@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { parseInstant } from '../../src/instants.js';
 import { seededRandom, type SimAlert } from '../../src/simulator/alertFactory.js';
 import type { ApiFault } from '../../src/simulator/alertsApi.js';
+import { serviceSourceOf, toGraphAlert } from '../../src/simulator/graphAlert.js';
 import { createTestBed, cursorOf, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type RunningProcess, type TestBed } from '../support/harness.js';
 import type { ReaderFigures } from './reportingReader.js';
 
@@ -140,7 +141,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     const readerFigures = JSON.parse(readerEnd.stdout.trim().split('\n').pop()!) as ReaderFigures;
     for (const record of bed.sim.api.requests) if (record.fault) count(record.fault === 'status' ? `http${record.status}` : record.fault);
 
-    const verdict = compareWithTruth(bed, truth);
+    const verdict = compareWithTruth(bed, truth, profile.settings?.SOURCE === 'graph' ? 'graph' : 'defender');
     const runs = runOutcomes(bed.dbPath);
     return {
       profile: profile.name,
@@ -189,15 +190,18 @@ function runOutcomes(dbPath: string): Record<string, number> & { total: number }
  * Every alert present at its latest version with the raw JSON as served, nothing extra, and each alert's
  * recorded changes real (a version the service had), in order, chained, not repeated, ending at the latest.
  */
-function compareWithTruth(bed: TestBed, truth: SimAlert[]): { mismatches: string[]; changes: number; integrity: string } {
+function compareWithTruth(bed: TestBed, allAlerts: SimAlert[], source: 'defender' | 'graph'): { mismatches: string[]; changes: number; integrity: string } {
   const mismatches: string[] = [];
+  // With source graph: the Defender for Endpoint alerts (the default serviceSourceFilter), as Graph serves them.
+  const present = (alert: SimAlert): Record<string, unknown> => (source === 'graph' ? toGraphAlert(alert) : alert);
+  const truth = source === 'graph' ? allAlerts.filter((alert) => serviceSourceOf(alert) === 'microsoftDefenderForEndpoint') : allAlerts;
   const db = openDb(bed.dbPath);
   try {
     const stored = new Map((db.prepare('SELECT id, raw_json FROM alerts').all() as { id: string; raw_json: string }[]).map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
     for (const alert of truth) {
       const row = stored.get(alert.id);
       if (!row) mismatches.push(`missing ${alert.id}`);
-      else if (!isDeepStrictEqual(row, alert)) mismatches.push(`${alert.id} stored at ${(row as SimAlert).lastUpdateTime}, latest is ${alert.lastUpdateTime}`);
+      else if (!isDeepStrictEqual(row, present(alert))) mismatches.push(`${alert.id} stored at another version than the latest, ${alert.lastUpdateTime}`);
     }
     const known = new Set(truth.map((alert) => alert.id));
     for (const id of stored.keys()) if (!known.has(id)) mismatches.push(`extra ${id}`);
@@ -213,7 +217,7 @@ function compareWithTruth(bed: TestBed, truth: SimAlert[]): { mismatches: string
     const byAlert = new Map<string, typeof changes>();
     for (const change of changes) byAlert.set(change.alert_id, [...(byAlert.get(change.alert_id) ?? []), change]);
     for (const [id, list] of byAlert) {
-      const versions = new Map((bed.sim.api.versions.get(id) ?? []).map((version) => [parseInstant(version.lastUpdateTime), version]));
+      const versions = new Map((bed.sim.api.versions.get(id) ?? []).map((version) => [parseInstant(version.lastUpdateTime), present(version)]));
       let previous: string | null = null;
       for (const [index, change] of list.entries()) {
         const at = parseInstant(change.last_update_time);
@@ -225,7 +229,7 @@ function compareWithTruth(bed: TestBed, truth: SimAlert[]): { mismatches: string
         if (previous !== null && !(at! > parseInstant(previous)!)) mismatches.push(`${id}: change to ${change.last_update_time} is not after ${previous}`);
         if (version && change.change === 'updated') {
           for (const [field, values] of Object.entries(JSON.parse(change.changed_fields) as Record<string, { new: unknown }>)) {
-            if (!isDeepStrictEqual(values.new, (version as unknown as Record<string, unknown>)[field] ?? null)) mismatches.push(`${id}: recorded ${field} differs from the version the service had`);
+            if (!isDeepStrictEqual(values.new, version[field] ?? null)) mismatches.push(`${id}: recorded ${field} differs from the version the service had`);
           }
         }
         previous = change.last_update_time;
