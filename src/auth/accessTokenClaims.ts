@@ -36,16 +36,25 @@ export interface TokenCheck {
   problems: string[];
 }
 
+/**
+ * "lacks the permission Alert.Read (it carries: User.Read): in the app registration add …", or undefined when
+ * the token carries one of the profile's read permissions.
+ */
+export function missingReadPermission(claims: AccessTokenClaims | undefined, profile: AlertsApiProfile): string | undefined {
+  const permissions = grantedPermissions(claims);
+  if (permissions.some((p) => profile.readPermissions.includes(p))) return undefined;
+  const { lacks, fix } = profile.missingPermission(Array.isArray(claims?.roles) && !claims?.scp);
+  return `lacks the ${lacks} (it carries: ${permissions.join(', ') || 'none'}): ${fix}`;
+}
+
 /** Whether a token can read alerts from the API the profile describes at `apiBaseUrl`; what is missing when not. */
 export function checkAccessToken(token: string, apiBaseUrl: string, profile: AlertsApiProfile): TokenCheck {
   const claims = decodeAccessToken(token);
   const permissions = grantedPermissions(claims);
   const problems: string[] = [];
   if (!claims) return { ok: true, claims, permissions, problems }; // not a JWT: the API will judge it
-  if (!permissions.some((p) => profile.readPermissions.includes(p))) {
-    const { lacks, fix } = profile.missingPermission(Array.isArray(claims.roles) && !claims.scp);
-    problems.push(`the token lacks the ${lacks} (it carries: ${permissions.join(', ') || 'none'}): ${fix}`);
-  }
+  const missing = missingReadPermission(claims, profile);
+  if (missing) problems.push(`the token ${missing}`);
   const audiences = [...profile.audiences, new URL(apiBaseUrl).origin];
   if (claims.aud && !audiences.includes(claims.aud.replace(/\/+$/, ''))) {
     problems.push(`the token's audience is ${claims.aud}, not ${profile.apiName}: check the scope and cloud settings (scope should be ${profile.commercialScope} in the commercial cloud)`);

@@ -353,8 +353,9 @@ function resolveSettings(raw: RawSettings, env: NodeJS.ProcessEnv): Settings {
 }
 
 /**
- * The response size cap: the setting, or else a quarter of the V8 heap limit (at most 512 MB), so that a page
- * parsed in memory cannot exhaust the heap: a larger answer makes its window split instead.
+ * The response size cap: the setting, or else a quarter of the V8 heap limit (at most 512 MB). Node sizes that
+ * limit by the memory the process may use (a container's too), and a page is held whole while it is written,
+ * so a larger answer makes its window split instead.
  */
 export function maxResponseMegabytes(settings: Pick<Settings, 'maxResponseMegabytes'>, heapLimitBytes = getHeapStatistics().heap_size_limit): number {
   return settings.maxResponseMegabytes ?? Math.min(512, Math.floor(heapLimitBytes / 4 / 1_048_576));

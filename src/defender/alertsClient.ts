@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
-import { decodeAccessToken, grantedPermissions } from '../auth/accessTokenClaims.js';
+import { decodeAccessToken, grantedPermissions, missingReadPermission } from '../auth/accessTokenClaims.js';
 import type { AlertsApiProfile } from '../alertsApiProfile.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
@@ -259,10 +259,8 @@ export class AlertsClient {
     const granted = grantedPermissions(claims);
     const reason = describeErrorBody(response);
     const apiName = profile.apiName[0]!.toUpperCase() + profile.apiName.slice(1);
-    if (!granted.some((permission) => profile.readPermissions.includes(permission))) {
-      const { lacks, fix } = profile.missingPermission(Array.isArray(claims?.roles) && !claims?.scp);
-      return `${apiName} refused access (${reason}). The access token lacks the ${lacks} (it carries: ${granted.join(', ') || 'none'}): ${fix}.`;
-    }
+    const missing = missingReadPermission(claims, profile);
+    if (missing) return `${apiName} refused access (${reason}). The access token ${missing}.`;
     return `${apiName} refused access (${reason}). The token carries ${granted.filter((p) => profile.readPermissions.includes(p)).join(', ')}, so ${profile.userLacksRole}`;
   }
 
