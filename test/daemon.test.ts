@@ -57,7 +57,7 @@ describe('run', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /"msg":"stopped cleanly"/);
     assert.match(result.stdout, /"msg":"sync pass finished"/, 'one log line per pass, as JSON on stdout');
-    assertStoreEqualsTruth(b.dbPath, truth);
+    assertStoreEqualsTruth(b, truth);
     assert.equal(count(b.dbPath, "SELECT count(*) FROM sync_runs WHERE outcome = 'running'"), 0);
   });
 
@@ -90,7 +90,7 @@ describe('run', () => {
     const partial = count(b.dbPath, 'SELECT count(*) FROM alerts');
     assert.ok(partial > 0 && partial < 1500);
     assert.equal((await b.cli(['sync'])).code, 0);
-    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
   });
 
   it('refuses a second writer while one runs, lets readers read, and a killed worker is replaced at once', async () => {
@@ -114,7 +114,7 @@ describe('run', () => {
     await waitFor('the replacement to sync', () => count(b.dbPath, 'SELECT count(*) FROM alerts') === 33);
     replacement.worker.child.kill('SIGTERM');
     assert.equal((await replacement.worker.done).code, 0);
-    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
   });
 
   it('reports unready while passes fail, and recovers', async () => {

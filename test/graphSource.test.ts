@@ -2,9 +2,11 @@
 // real MSAL library, a real SQLite file. The same tenant is served by both APIs, so a database can switch.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimAlert } from '../src/simulator/alertFactory.js';
 import { serviceSourceOf, toGraphAlert } from '../src/simulator/graphAlert.js';
-import { count, createTestBed, lastRun, openDb, signedIn, type TestBed } from './support/harness.js';
+import { formatODataInstant, instantFromMs } from '../src/instants.js';
+import { assertStoreEqualsTruth, count, createTestBed, lastRun, openDb, signedIn, type TestBed } from './support/harness.js';
 
 const GRAPH = { MDE_ALERT_SYNC_SOURCE: 'graph' };
 const beds: TestBed[] = [];
@@ -19,21 +21,6 @@ after(async () => {
 
 const fromEndpoint = (alerts: SimAlert[]) => alerts.filter((alert) => serviceSourceOf(alert) === 'microsoftDefenderForEndpoint');
 
-/** The store holds exactly these alerts, each at its latest version as Graph serves it. */
-function assertStoreEqualsGraphTruth(dbPath: string, truth: SimAlert[]): void {
-  const db = openDb(dbPath);
-  try {
-    const rows = db.prepare("SELECT id, raw_json FROM alerts WHERE source = 'graph'").all() as { id: string; raw_json: string }[];
-    const stored = new Map(rows.map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
-    const missing = truth.filter((alert) => !stored.has(alert.id));
-    assert.equal(missing.length, 0, `${missing.length} alerts missing from the store`);
-    for (const alert of truth) assert.deepEqual(stored.get(alert.id), toGraphAlert(alert), `alert ${alert.id}`);
-    assert.equal(rows.length, truth.length, 'the store holds Graph alerts the filter excludes');
-  } finally {
-    db.close();
-  }
-}
-
 describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   it('backfills and then follows changes, Defender for Endpoint alerts only, with the same reporting columns', async () => {
     const b = await bed({ initialAlerts: 300, initialAlertDays: 60 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '50' });
@@ -42,7 +29,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
     assert.equal(first.code, 0, first.stderr);
     const truth = fromEndpoint(b.sim.api.truth());
     assert.ok(truth.length < 300 && truth.length > 200, 'the tenant also has alerts of another service');
-    assertStoreEqualsGraphTruth(b.dbPath, truth);
+    assertStoreEqualsTruth(b);
 
     // Each request: Graph's path and fields, $top 50, no $expand (evidence is inline), one page per window.
     const requests = b.sim.api.requests;
@@ -77,7 +64,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
     b.sim.api.createAlerts(7);
     const second = await b.cli(['sync']);
     assert.equal(second.code, 0, second.stderr);
-    assertStoreEqualsGraphTruth(b.dbPath, fromEndpoint(b.sim.api.truth()));
+    assertStoreEqualsTruth(b);
     assert.ok(b.sim.api.requests.length <= 3, `an incremental pass reads a short window (${b.sim.api.requests.length} requests)`);
     assert.equal(count(b.dbPath, "SELECT count(*) FROM alert_changes WHERE change = 'updated'"), changed.length);
     assert.equal(lastRun(b.dbPath).outcome, 'success');
@@ -90,7 +77,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
     b.sim.api.faults.push({ kind: 'status', status: 429, retryAfter: '1' }, { kind: 'status', status: 503 });
     const result = await b.cli(['sync']);
     assert.equal(result.code, 0, result.stderr);
-    assertStoreEqualsGraphTruth(b.dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
     assert.ok(b.sim.api.requests.every((r) => !/serviceSource/.test(r.filter ?? '')));
     assert.equal(lastRun(b.dbPath).retries, 2);
   });
@@ -131,10 +118,12 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
 
     // One setting changes; the refresh token signs in to Graph without a new login.
     b.sim.api.updateAlerts(10);
+    // The server's Date has 1 s resolution: a change in the second a split pass starts is the next pass's.
+    await sleep(1100);
     const switched = await b.cli(['sync'], GRAPH);
     assert.equal(switched.code, 0, switched.stderr);
     const truth = b.sim.api.truth();
-    assertStoreEqualsGraphTruth(b.dbPath, fromEndpoint(truth));
+    assertStoreEqualsTruth(b, truth, 'graph');
     const db = openDb(b.dbPath);
     // Alerts of another service stay as the Defender API last showed them.
     const others = truth.filter((alert) => serviceSourceOf(alert) !== 'microsoftDefenderForEndpoint');
@@ -152,5 +141,35 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
     for (const row of rows) assert.ok(!('raw_json' in JSON.parse(row.changed_fields)), 'changes across sources are told by reporting columns');
     db.close();
     assert.equal(count(b.dbPath, 'SELECT count(*) FROM sync_cursor'), 2, 'each source keeps its own cursor');
+  });
+
+  it('moves a database back from Graph to the Defender API, keeping its history', async () => {
+    const b = await bed({ initialAlerts: 120, initialAlertDays: 30 }, GRAPH);
+    await signedIn(b);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const onGraph = fromEndpoint(b.sim.api.truth()).length;
+    b.sim.api.updateAlerts(15);
+    await sleep(1100);
+    const back = await b.cli(['sync'], { MDE_ALERT_SYNC_SOURCE: 'defender' });
+    assert.equal(back.code, 0, back.stderr);
+    assertStoreEqualsTruth(b, b.sim.api.truth(), 'defender');
+    assert.equal(count(b.dbPath, "SELECT count(*) FROM alerts WHERE source = 'graph'"), 0, 'every alert is now as the Defender API serves it');
+    // Alerts of the other service are new to this database; the rest keep their history and gain one change.
+    assert.equal(count(b.dbPath, "SELECT count(*) FROM alert_changes WHERE change = 'created'"), 120);
+    assert.equal(count(b.dbPath, 'SELECT count(*) FROM alert_changes WHERE changed_fields LIKE \'%"source":{"old":"graph","new":"defender"}%\''), onGraph);
+    assert.equal(count(b.dbPath, 'SELECT count(*) FROM sync_cursor'), 2);
+  });
+
+  it('reads every alert when Graph answers with fewer alerts than $top and an @odata.nextLink, also within one instant', async () => {
+    const b = await bed({ initialAlerts: 200, initialAlertDays: 20 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '20', MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' });
+    // 45 alerts on one 100 ns instant: only $skip paging can read them, in pages Graph cuts at 7.
+    b.sim.api.createAlerts(45, { lastUpdateTime: formatODataInstant(instantFromMs(b.sim.nowMs() - 3_600_000) + 4321n) });
+    b.sim.api.graphServerPageSize = 7;
+    await signedIn(b);
+    const result = await b.cli(['sync']);
+    assert.equal(result.code, 0, result.stderr);
+    assertStoreEqualsTruth(b);
+    const skips = b.sim.api.requests.map((r) => r.skip).filter((skip) => skip > 0);
+    assert.ok(skips.includes(7) && skips.includes(14), `$skip follows what each page returned (${skips.slice(0, 8).join(', ')})`);
   });
 });

@@ -44,7 +44,7 @@ describe('network', () => {
     assert.equal((await b.cli(['login'], env)).code, 0);
     const sync = await b.cli(['sync'], env);
     assert.equal(sync.code, 0, sync.stderr);
-    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
     const target = new URL(b.sim.url).host;
     assert.ok(proxy.tunnels.length >= 2 && proxy.tunnels.every((t) => t === target), `tunnels: ${proxy.tunnels.join(', ')}`);
 

@@ -82,7 +82,7 @@ describe('storage faults', () => {
     rmSync(filler);
     const resumed = await b.cli(['sync']);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assertStoreEqualsTruth(dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
   });
 
   it('read-only filesystem: the pass fails clearly, and syncing resumes once it is writable again', async () => {
@@ -101,7 +101,7 @@ describe('storage faults', () => {
     assert.equal(count(dbPath, 'SELECT count(*) FROM alerts'), 40);
     const resumed = await b.cli(['sync']);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assertStoreEqualsTruth(dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
   });
 
   it('another program holding the write lock: the pass waits, then fails clearly, and resumes once the lock is released', async () => {
@@ -120,6 +120,6 @@ describe('storage faults', () => {
     assert.match(locked.stderr, /another process holds the write lock: stop the other writer or wait for it/);
     assert.equal(count(b.dbPath, 'SELECT count(*) FROM alerts'), 25);
     assert.equal((await b.cli(['sync'])).code, 0);
-    assertStoreEqualsTruth(b.dbPath, b.sim.api.truth());
+    assertStoreEqualsTruth(b);
   });
 });

@@ -102,6 +102,11 @@ export class AlertsApi {
   readonly requests: ApiRequestRecord[] = [];
   /** Every version each alert has had, oldest first: what a recorded change must be one of. */
   readonly versions = new Map<string, SimAlert[]>();
+  /**
+   * Graph pages on the server's side too: it may return fewer alerts than $top, with an @odata.nextLink to
+   * the rest. Set, Graph answers at most this many per response.
+   */
+  graphServerPageSize: number | undefined;
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
   private readonly callTimes: number[] = [];
@@ -275,7 +280,8 @@ export class AlertsApi {
     const presented = (s: StoredAlert) => (dialect === DEFENDER ? s.alert : dialect.present(s.alert, true));
     const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && (!filter || filter.matches(presented(s))));
     matching.sort((a, b) => a.order - b.order);
-    const page = matching.slice(record.skip, record.top === null ? undefined : record.skip + record.top).map((s) => dialect.present(s.alert, record.expand));
+    const top = dialect === GRAPH && this.graphServerPageSize !== undefined ? Math.min(record.top ?? Infinity, this.graphServerPageSize) : record.top;
+    const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => dialect.present(s.alert, record.expand));
     record.status = 200;
     record.returned = page.length;
 
@@ -286,10 +292,10 @@ export class AlertsApi {
     }
     let value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
     let nextLink: string | undefined;
-    if (dialect === GRAPH && record.top !== null && matching.length > record.skip + record.top) {
+    if (dialect === GRAPH && top !== null && matching.length > record.skip + top) {
       // Graph pages by @odata.nextLink: the rest of the answer is another request.
       const next = new URL(url);
-      next.searchParams.set('$skip', String(record.skip + record.top));
+      next.searchParams.set('$skip', String(record.skip + top));
       nextLink = next.toString();
     }
     if (fault?.kind === 'nextLink') {

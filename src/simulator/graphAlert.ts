@@ -55,13 +55,14 @@ export function toGraphAlert(alert: SimAlert): Record<string, unknown> {
   };
   const user = alert.relatedUser as { userName?: string; domainName?: string } | null;
   const relatedUser = user ? [{ '@odata.type': '#microsoft.graph.security.userEvidence', createdDateTime: alert.alertCreationTime, verdict: 'unknown', remediationStatus: 'none', roles: [], tags: [], userAccount: { accountName: user.userName, domainName: user.domainName, userSid: null, azureAdUserId: null, userPrincipalName: null, displayName: null } }] : [];
-  const evidence = [device, ...relatedUser, ...((alert.evidence as Record<string, unknown>[]) ?? []).map(graphEvidence)];
+  // A value of the wrong type (the bad-input tests serve some) is shown as it is, like the real service would.
+  const evidence = Array.isArray(alert.evidence) ? [device, ...relatedUser, ...(alert.evidence as Record<string, unknown>[]).map(graphEvidence)] : alert.evidence;
   return {
     id: alert.id,
     providerAlertId: alert.id,
     incidentId: alert.incidentId === null || alert.incidentId === undefined ? null : String(alert.incidentId),
     status: camel(alert.status),
-    severity: GRAPH_SEVERITY[String(alert.severity)] ?? 'unknown',
+    severity: GRAPH_SEVERITY[String(alert.severity)] ?? camel(alert.severity),
     classification: camel(alert.classification) ?? null,
     determination: camel(alert.determination) ?? null,
     serviceSource: serviceSourceOf(alert),

@@ -1,7 +1,8 @@
 // From a Microsoft Graph alerts_v2 alert to the same reporting rows as a Defender alert, so that the views
 // answer the same questions whichever API filled the database. Enums take the Defender API's spelling
-// (high → High, inProgress → InProgress, unknown severity → UnSpecified); the device and related user come
-// from the deviceEvidence and first userEvidence; evidence rows are read by their @odata.type.
+// (high → High, inProgress → InProgress, unknown severity → UnSpecified, antivirus → WindowsDefenderAv);
+// the device and related user come from the deviceEvidence and first userEvidence; evidence rows are read
+// by their @odata.type.
 import { canonicalTimestamp } from '../instants.js';
 import type { AlertColumns, CommentRow, EvidenceRow } from './alertRows.js';
 import { evidenceRow, integer, isObject, text } from './jsonFields.js';
@@ -14,6 +15,18 @@ const pascal = (value: unknown): string | null => {
 };
 const severity = (value: unknown): string | null => (value === 'unknown' ? 'UnSpecified' : pascal(value));
 const object = (value: unknown): Json => (isObject(value) ? value : {});
+
+/** Graph's detectionSource values the Defender API names differently; the others are PascalCased. */
+const DEFENDER_DETECTION_SOURCE: Record<string, string> = {
+  microsoftDefenderForEndpoint: 'WindowsDefenderAtp',
+  antivirus: 'WindowsDefenderAv',
+  smartScreen: 'WindowsDefenderSmartScreen',
+  customTi: 'CustomerTI',
+  microsoftDefenderForOffice365: 'OfficeATP',
+  microsoftThreatExperts: 'ThreatExperts',
+  microsoft365Defender: 'MTP',
+};
+const detectionSource = (value: unknown): string | null => (typeof value === 'string' && Object.hasOwn(DEFENDER_DETECTION_SOURCE, value) ? DEFENDER_DETECTION_SOURCE[value]! : pascal(value));
 
 /** "#microsoft.graph.security.fileEvidence" → "File"; Defender's names for the kinds it shares. */
 function entityType(odataType: unknown): string | null {
@@ -69,7 +82,7 @@ export function graphAlertColumns(alert: Json): { row: AlertColumns; evidence: E
       determination: pascal(alert.determination),
       investigation_state: null, // Graph alerts do not carry it
       category: text(alert.category),
-      detection_source: text(alert.detectionSource),
+      detection_source: detectionSource(alert.detectionSource),
       detector_id: text(alert.detectorId),
       threat_family_name: text(alert.threatFamilyName),
       threat_name: text(alert.threatDisplayName),

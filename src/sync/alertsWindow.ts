@@ -143,10 +143,15 @@ async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: n
   let previous: Map<string, unknown> | undefined;
   for (let scan = 0; scan < maxScans; scan += 1) {
     const current = new Map<string, unknown>();
-    for (let skip = 0; ; skip += top) {
+    // $skip moves by what came back: a server may page below $top (Graph does, with an @odata.nextLink).
+    for (let skip = 0; ; ) {
       const answer = await source.fetch(at, at + TICK, skip);
       for (const alert of answer.alerts) current.set(String((alert as { id?: unknown })?.id), alert);
       if (answer.alerts.length < top && !answer.more) break;
+      if (answer.alerts.length === 0) {
+        throw new UnsplittableWindowError(`The API said more alerts share the timestamp ${formatInstant(at)} but returned none at $skip=${skip}; the pass stops without moving the cursor.`);
+      }
+      skip += answer.alerts.length;
     }
     if (previous && previous.size === current.size && [...current.keys()].every((id) => previous!.has(id))) {
       return [...current.values()];

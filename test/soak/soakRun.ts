@@ -63,7 +63,7 @@ export async function runSoak(passes: number): Promise<SoakFigures> {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const final = await bed.cli(['sync']);
     if (final.code !== 0) throw new Error(`the final sync failed: ${final.stderr}`);
-    assertStoreEqualsTruth(bed.dbPath, bed.sim.api.truth());
+    assertStoreEqualsTruth(bed);
 
     const warm = samples.find((sample) => sample.passes >= passes / 4)!;
     const end = samples.at(-1)!;

@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import type { SimAlert } from '../../src/simulator/alertFactory.js';
+import { serviceSourceOf, toGraphAlert } from '../../src/simulator/graphAlert.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
@@ -45,10 +47,25 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The two APIs the worker can read alerts from (setting `source`). */
+export type AlertSource = 'defender' | 'graph';
+export const SOURCES: readonly AlertSource[] = ['defender', 'graph'];
+
+/** The settings that select a source (the default, defender, needs none). */
+export function sourceSettings(source: AlertSource): Record<string, string> {
+  return source === 'graph' ? { MDE_ALERT_SYNC_SOURCE: 'graph' } : {};
+}
+
 export interface TestBed {
   sim: Simulator;
   dir: string;
   dbPath: string;
+  /** The source the bed's settings select. */
+  source: AlertSource;
+  /** The field the cursor follows in that source's alerts. */
+  updateField: 'lastUpdateTime' | 'lastUpdateDateTime';
+  /** Whether the source, with the bed's serviceSourceFilter, serves this alert (Graph reads one service by default). */
+  serves(alert: SimAlert, source?: AlertSource): boolean;
   env: Record<string, string>;
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
   spawnCli(args: string[], extraEnv?: Record<string, string>): RunningProcess;
@@ -114,10 +131,15 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
   };
   secretSources.push(() => [...sim.identity.issuedSecrets(), env.MDE_ALERT_SYNC_TOKEN_CACHE_KEY!]);
   const spawnCli = (args: string[], extraEnv: Record<string, string> = {}) => runProcess(process.execPath, [CLI, ...args], { ...env, ...extraEnv }, dir);
+  const source: AlertSource = env.MDE_ALERT_SYNC_SOURCE === 'graph' ? 'graph' : 'defender';
+  const serviceSources = (env.MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER ?? 'microsoftDefenderForEndpoint').split(',');
   return {
     sim,
     dir,
-    dbPath,
+    dbPath: env.MDE_ALERT_SYNC_DATABASE_PATH!,
+    source,
+    updateField: source === 'graph' ? 'lastUpdateDateTime' : 'lastUpdateTime',
+    serves: (alert, as = source) => as === 'defender' || serviceSources.includes('all') || serviceSources.includes(serviceSourceOf(alert)),
     env,
     spawnCli,
     cli: (args, extraEnv) => spawnCli(args, extraEnv).done,
@@ -134,18 +156,22 @@ export function openDb(dbPath: string): Database.Database {
   return new Database(dbPath, { readonly: true, fileMustExist: true });
 }
 
-/** The database holds exactly the simulator's alerts, each at its latest version, raw JSON as served. */
-export function assertStoreEqualsTruth(dbPath: string, truth: SimAlert[]): void {
-  const db = openDb(dbPath);
+/**
+ * The database holds exactly the alerts the bed's source serves (by default all the simulator has now), each
+ * at its latest version, raw JSON as that API served it. Rows another source stored are not counted.
+ */
+export function assertStoreEqualsTruth(b: TestBed, truth: SimAlert[] = b.sim.api.truth(), source: AlertSource = b.source): void {
+  const served = truth.filter((alert) => b.serves(alert, source));
+  const present = (alert: SimAlert): unknown => (source === 'graph' ? toGraphAlert(alert) : alert);
+  const db = openDb(b.dbPath);
   try {
-    const rows = db.prepare('SELECT id, raw_json FROM alerts').all() as { id: string; raw_json: string }[];
+    const rows = db.prepare('SELECT id, raw_json FROM alerts WHERE source = ?').all(source) as { id: string; raw_json: string }[];
     const stored = new Map(rows.map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
-    const missing = truth.filter((alert) => !stored.has(alert.id)).map((alert) => alert.id);
+    const missing = served.filter((alert) => !stored.has(alert.id)).map((alert) => alert.id);
     assert.deepEqual(missing, [], `${missing.length} alerts missing from the store`);
-    const stale = truth.filter((alert) => (stored.get(alert.id) as SimAlert).lastUpdateTime !== alert.lastUpdateTime).map((alert) => alert.id);
-    assert.deepEqual(stale, [], `${stale.length} alerts stored at an older version`);
-    for (const alert of truth) assert.deepEqual(stored.get(alert.id), alert);
-    assert.equal(rows.length, truth.length, 'the store holds alerts the service does not have');
+    const stale = served.filter((alert) => !isDeepStrictEqual(stored.get(alert.id), present(alert))).map((alert) => alert.id);
+    if (stale.length > 0) assert.deepEqual(stored.get(stale[0]!), present(served.find((alert) => alert.id === stale[0])!), `${stale.length} alerts stored at another version than the one served, the first:`);
+    assert.equal(rows.length, served.length, `the store holds ${source} alerts the service does not serve`);
     assert.equal((db.pragma('integrity_check', { simple: true }) as string), 'ok');
   } finally {
     db.close();
