@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatSoak, runSoak } from './soak/soakRun.js';
+import { SOURCES } from './support/harness.js';
 
 describe('soak', () => {
-  it('a thousand passes: no failed pass, heap and open files flat, the database grows only by the run records', async (t) => {
-    const figures = await runSoak(1000);
+  for (const source of SOURCES) it(`a thousand passes (source ${source}): no failed pass, heap and open files flat, the database grows only by the run records`, async (t) => {
+    const figures = await runSoak(1000, source);
     for (const line of formatSoak(figures).split('\n')) t.diagnostic(line);
     assert.equal(figures.passes, 1000);
     assert.equal(figures.failures, 0);

@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { assertStoreEqualsTruth, count, createTestBed, cursorOf, openDb, signedIn, tempDir, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, count, createTestBed, cursorOf, openDb, signedIn, sourceSettings, SOURCES, tempDir, type AlertSource, type TestBed } from './support/harness.js';
 
 const mounts: string[] = [];
 const beds: TestBed[] = [];
@@ -44,8 +44,8 @@ function fillUp(dir: string): string {
   return filler;
 }
 
-async function bedOn(dir: string): Promise<TestBed> {
-  const b = await createTestBed({ initialAlerts: 40 }, { MDE_ALERT_SYNC_DATABASE_PATH: path.join(dir, 'alerts.db') });
+async function bedOn(dir: string, source: AlertSource): Promise<TestBed> {
+  const b = await createTestBed({ initialAlerts: 40 }, { ...sourceSettings(source), MDE_ALERT_SYNC_DATABASE_PATH: path.join(dir, 'alerts.db') });
   beds.push(b);
   await signedIn(b);
   return b;
@@ -60,66 +60,70 @@ const integrity = (dbPath: string) => {
   }
 };
 
-describe('storage faults', () => {
-  it('disk full: the pass fails clearly, the database stays intact, and the next pass after freeing space loses nothing', async () => {
-    const dir = smallFilesystem(24);
-    const b = await bedOn(dir);
-    const dbPath = b.env.MDE_ALERT_SYNC_DATABASE_PATH!;
-    assert.equal((await b.cli(['sync'])).code, 0);
-    const stored = count(dbPath, 'SELECT count(*) FROM alerts');
-    const cursor = cursorOf(dbPath)!;
-    b.sim.api.createAlerts(400);
-    const filler = fillUp(dir);
+for (const source of SOURCES) {
+  describe(`storage faults (source ${source})`, () => {
+    it('disk full: the pass fails clearly, the database stays intact, and the next pass after freeing space loses nothing', async () => {
+      const dir = smallFilesystem(24);
+      const b = await bedOn(dir, source);
+      const dbPath = b.env.MDE_ALERT_SYNC_DATABASE_PATH!;
+      assert.equal((await b.cli(['sync'])).code, 0);
+      const stored = count(dbPath, 'SELECT count(*) FROM alerts');
+      const cursor = cursorOf(dbPath)!;
+      b.sim.api.createAlerts(400);
+      const filler = fillUp(dir);
 
-    const full = await b.cli(['sync']);
-    assert.equal(full.code, 5, full.stderr);
-    assert.match(full.stderr, /mde-alert-sync: Database .*alerts\.db: the disk is full: free space, then run again; nothing committed was lost/);
-    assert.doesNotMatch(full.stderr, /\n\s+at /, 'no stack trace');
-    assert.equal(integrity(dbPath), 'ok');
-    assert.ok(count(dbPath, 'SELECT count(*) FROM alerts') >= stored);
-    assert.ok(cursorOf(dbPath)! >= cursor, 'the cursor did not move back');
+      const full = await b.cli(['sync']);
+      assert.equal(full.code, 5, full.stderr);
+      assert.match(full.stderr, /mde-alert-sync: Database .*alerts\.db: the disk is full: free space, then run again; nothing committed was lost/);
+      assert.doesNotMatch(full.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(integrity(dbPath), 'ok');
+      assert.ok(count(dbPath, 'SELECT count(*) FROM alerts') >= stored);
+      assert.ok(cursorOf(dbPath)! >= cursor, 'the cursor did not move back');
 
-    rmSync(filler);
-    const resumed = await b.cli(['sync']);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assertStoreEqualsTruth(b);
+      rmSync(filler);
+      const resumed = await b.cli(['sync']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assertStoreEqualsTruth(b);
+    });
+
+    it('read-only filesystem: the pass fails clearly, and syncing resumes once it is writable again', async () => {
+      const dir = smallFilesystem(32);
+      const b = await bedOn(dir, source);
+      const dbPath = b.env.MDE_ALERT_SYNC_DATABASE_PATH!;
+      assert.equal((await b.cli(['sync'])).code, 0);
+      const stored = count(dbPath, 'SELECT count(*) FROM alerts');
+      b.sim.api.createAlerts(10);
+      execFileSync('mount', ['-o', 'remount,ro', dir]);
+      const readOnly = await b.cli(['sync']);
+      execFileSync('mount', ['-o', 'remount,rw', dir]);
+      assert.equal(readOnly.code, 5, readOnly.stderr);
+      assert.match(readOnly.stderr, /mde-alert-sync: Database .*alerts\.db: its filesystem is read-only: remount .* read-write/);
+      assert.doesNotMatch(readOnly.stderr, /\n\s+at /);
+      assert.equal(integrity(dbPath), 'ok');
+      assert.equal(count(dbPath, 'SELECT count(*) FROM alerts'), stored);
+      const resumed = await b.cli(['sync']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assertStoreEqualsTruth(b);
+    });
+
+    it('another program holding the write lock: the pass waits, then fails clearly, and resumes once the lock is released', async () => {
+      const b = await createTestBed({ initialAlerts: 25 }, sourceSettings(source));
+      beds.push(b);
+      await signedIn(b);
+      assert.equal((await b.cli(['sync'])).code, 0);
+      const stored = count(b.dbPath, 'SELECT count(*) FROM alerts');
+      b.sim.api.createAlerts(5);
+      // A foreign writer (say sqlite3 in a shell) with an open write transaction.
+      const other = new Database(b.dbPath);
+      other.prepare('BEGIN IMMEDIATE').run();
+      const locked = await b.cli(['sync']);
+      other.prepare('ROLLBACK').run();
+      other.close();
+      assert.equal(locked.code, 5, locked.stderr);
+      assert.match(locked.stderr, /another process holds the write lock: stop the other writer or wait for it/);
+      assert.equal(count(b.dbPath, 'SELECT count(*) FROM alerts'), stored);
+      assert.equal((await b.cli(['sync'])).code, 0);
+      assertStoreEqualsTruth(b);
+    });
   });
-
-  it('read-only filesystem: the pass fails clearly, and syncing resumes once it is writable again', async () => {
-    const dir = smallFilesystem(32);
-    const b = await bedOn(dir);
-    const dbPath = b.env.MDE_ALERT_SYNC_DATABASE_PATH!;
-    assert.equal((await b.cli(['sync'])).code, 0);
-    b.sim.api.createAlerts(10);
-    execFileSync('mount', ['-o', 'remount,ro', dir]);
-    const readOnly = await b.cli(['sync']);
-    execFileSync('mount', ['-o', 'remount,rw', dir]);
-    assert.equal(readOnly.code, 5, readOnly.stderr);
-    assert.match(readOnly.stderr, /mde-alert-sync: Database .*alerts\.db: its filesystem is read-only: remount .* read-write/);
-    assert.doesNotMatch(readOnly.stderr, /\n\s+at /);
-    assert.equal(integrity(dbPath), 'ok');
-    assert.equal(count(dbPath, 'SELECT count(*) FROM alerts'), 40);
-    const resumed = await b.cli(['sync']);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assertStoreEqualsTruth(b);
-  });
-
-  it('another program holding the write lock: the pass waits, then fails clearly, and resumes once the lock is released', async () => {
-    const b = await createTestBed({ initialAlerts: 25 });
-    beds.push(b);
-    await signedIn(b);
-    assert.equal((await b.cli(['sync'])).code, 0);
-    b.sim.api.createAlerts(5);
-    // A foreign writer (say sqlite3 in a shell) with an open write transaction.
-    const other = new Database(b.dbPath);
-    other.prepare('BEGIN IMMEDIATE').run();
-    const locked = await b.cli(['sync']);
-    other.prepare('ROLLBACK').run();
-    other.close();
-    assert.equal(locked.code, 5, locked.stderr);
-    assert.match(locked.stderr, /another process holds the write lock: stop the other writer or wait for it/);
-    assert.equal(count(b.dbPath, 'SELECT count(*) FROM alerts'), 25);
-    assert.equal((await b.cli(['sync'])).code, 0);
-    assertStoreEqualsTruth(b);
-  });
-});
+}

@@ -1,11 +1,11 @@
 // The soak run: thousands of passes back to back by the real worker in its own process (see soakWorker.ts),
 // first while alerts change, then with nothing changing. It reports heap, RSS, open files and database size
 // as they go, to show no growth beyond what the data needs. A short run is in `npm test`; a long one:
-// `npm run test:soak -- --passes 20000`.
+// `npm run test:soak -- --passes 20000` (`--source graph` for Microsoft Graph).
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertStoreEqualsTruth, createTestBed, REPO_ROOT, runProcess } from '../support/harness.js';
+import { assertStoreEqualsTruth, createTestBed, REPO_ROOT, runProcess, sourceSettings, type AlertSource } from '../support/harness.js';
 import type { SoakSample } from './soakWorker.js';
 
 export interface SoakFigures {
@@ -26,13 +26,14 @@ export interface SoakFigures {
   quietPasses: number;
   walMaxBytes: number;
   alerts: number;
+  source: AlertSource;
 }
 
-export async function runSoak(passes: number): Promise<SoakFigures> {
+export async function runSoak(passes: number, source: AlertSource = 'defender'): Promise<SoakFigures> {
   const bed = await createTestBed(
     { initialAlerts: 300, api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000 } },
     // Short lags so that a pass re-reads seconds, not the default quarter hour, of recent changes.
-    { MDE_ALERT_SYNC_SETTLE_LAG: '2s', MDE_ALERT_SYNC_OVERLAP: '2s', MDE_ALERT_SYNC_LOG_LEVEL: 'warn' },
+    { ...sourceSettings(source), MDE_ALERT_SYNC_SETTLE_LAG: '2s', MDE_ALERT_SYNC_OVERLAP: '2s', MDE_ALERT_SYNC_LOG_LEVEL: 'warn' },
   );
   try {
     const login = await bed.cli(['login']);
@@ -82,7 +83,8 @@ export async function runSoak(passes: number): Promise<SoakFigures> {
       quietBytesPerPass: (end.databaseBytes - quietFrom!.databaseBytes) / (end.passes - quietFrom!.passes),
       quietPasses: end.passes - quietFrom!.passes,
       walMaxBytes: Math.max(...samples.map((sample) => sample.walBytes)),
-      alerts: bed.sim.api.truth().length,
+      alerts: bed.sim.api.truth().filter((alert) => bed.serves(alert)).length,
+      source,
     };
   } finally {
     await bed.close();
@@ -93,7 +95,7 @@ const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
 
 export function formatSoak(figures: SoakFigures): string {
   return [
-    `soak: ${figures.passes} passes (${figures.failures} failed), ${figures.alerts} alerts at the end`,
+    `soak (source ${figures.source}): ${figures.passes} passes (${figures.failures} failed), ${figures.alerts} alerts at the end`,
     `heap after GC     ${mb(figures.heapWarmBytes)} after warm-up, ${mb(figures.heapQuietStartBytes)} when changes stopped, ${mb(figures.heapEndBytes)} at the end`,
     `RSS               ${mb(figures.rssWarmBytes)} after warm-up, ${mb(figures.rssEndBytes)} at the end`,
     `open files        ${figures.openFilesMin} to ${figures.openFilesMax} after warm-up`,
@@ -103,6 +105,7 @@ export function formatSoak(figures: SoakFigures): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { passes: { type: 'string', default: '20000' } } });
-  process.stdout.write(`${formatSoak(await runSoak(Number(values.passes)))}\n`);
+  const { values } = parseArgs({ options: { passes: { type: 'string', default: '20000' }, source: { type: 'string', default: 'defender' } } });
+  if (values.source !== 'defender' && values.source !== 'graph') throw new Error('--source: defender or graph');
+  process.stdout.write(`${formatSoak(await runSoak(Number(values.passes), values.source))}\n`);
 }
