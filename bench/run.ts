@@ -8,7 +8,6 @@
 //   --plain-malloc    without the glibc malloc tuning the container image sets (by default the worker runs with it)
 // Figures recorded with the machine they were taken on: docs/performance.md.
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import Database from 'better-sqlite3';
 import type { FloorFigures, FloorJob } from './floors.js';
 import { measureProcess, type ProcessUsage } from './processUsage.js';
 import type { SimulatorCommand } from './simulatorProcess.js';
+import { workerEnv } from '../test/support/workerEnv.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -77,16 +77,8 @@ async function startTenant(alerts: number): Promise<Tenant> {
   const info = await sim.call<{ tenantId: string; clientId: string; authorityUrl: string; apiBaseUrl: string; caFile: string }>({ command: 'start', alerts, dir });
   const dbPath = path.join(dir, 'alerts.db');
   const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    MDE_ALERT_SYNC_TENANT_ID: info.tenantId,
-    MDE_ALERT_SYNC_CLIENT_ID: info.clientId,
-    MDE_ALERT_SYNC_AUTHORITY_URL: info.authorityUrl,
-    MDE_ALERT_SYNC_API_BASE_URL: info.apiBaseUrl,
-    MDE_ALERT_SYNC_CA_FILE: info.caFile,
-    MDE_ALERT_SYNC_DATABASE_PATH: dbPath,
+    ...workerEnv(info, info.caFile, dir, dbPath),
     MDE_ALERT_SYNC_TOKEN_CACHE_PATH: path.join(dir, 'token-cache.json'),
-    MDE_ALERT_SYNC_TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
     MDE_ALERT_SYNC_PAGE_SIZE: String(pageSize),
     MDE_ALERT_SYNC_EXPAND_EVIDENCE: 'true',
     MDE_ALERT_SYNC_MAX_RESPONSE_MEGABYTES: '256',

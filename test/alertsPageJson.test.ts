@@ -2,7 +2,7 @@
 // keep each alert's text exactly, and refuse every incomplete body.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PageJsonError, readAlertsPage } from '../src/defender/alertsPageJson.js';
+import { PageJsonError, readAlertsPage } from '../src/alertsApi/alertsPageJson.js';
 import { ReceivedAlert } from '../src/receivedAlert.js';
 import { seededRandom } from '../src/simulator/alertFactory.js';
 

@@ -2,22 +2,18 @@
 // crash, and nothing lost; from either source. (Configuration, files and the rest of the catalogue:
 // docs/bad-input.md.)
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parseInstant } from '../src/instants.js';
-import { assertStoreEqualsTruth, count, createTestBed, cursorOf, lastRun, signedIn, sourceSettings, SOURCES, type AlertSource, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, bedsFor, count, cursorOf, lastRun, signedIn, SOURCES, type AlertSource, type TestBed } from './support/harness.js';
+import type { SimulatorOptions } from '../src/simulator/simulator.js';
 
-const beds: TestBed[] = [];
-after(async () => {
-  for (const b of beds) await b.close();
-});
 const NO_STACK = /\n\s+at /;
 
 for (const source of SOURCES) badInputFrom(source);
 
 function badInputFrom(source: AlertSource): void {
-  async function bed(options: Parameters<typeof createTestBed>[0] = {}): Promise<TestBed> {
-    const b = await createTestBed(options, sourceSettings(source));
-    beds.push(b);
+  async function bed(options: SimulatorOptions = {}): Promise<TestBed> {
+    const b = await bedsFor(source)(options);
     await signedIn(b);
     return b;
   }

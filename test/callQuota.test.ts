@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { withinCallQuota } from '../src/defender/callQuota.js';
+import { withinCallQuota } from '../src/alertsApi/callQuota.js';
 
 describe('client-side call quota', () => {
   it('never lets more calls than the limits into any sliding window of either interval', async () => {

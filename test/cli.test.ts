@@ -1,14 +1,10 @@
 // The command line as an operator meets it: help, status, migrate, demo, and data that is not an alert.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, waitFor, type TestBed } from './support/harness.js';
+import { describe, it } from 'node:test';
+import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, waitFor } from './support/harness.js';
 
 const env = { PATH: process.env.PATH ?? '' };
-const beds: TestBed[] = [];
-after(async () => {
-  for (const bed of beds) await bed.close();
-});
 
 describe('command line', () => {
   it('has --help on every command and exits 2 on usage errors', async () => {
@@ -49,7 +45,6 @@ describe('command line', () => {
 
   it('migrate creates the schema, status reports runs, cursor, counts and the session without secrets', async () => {
     const bed = await createTestBed({ initialAlerts: 40 });
-    beds.push(bed);
     const migrated = await bed.cli(['migrate']);
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.match(migrated.stdout, /Applied 001_initial\.sql, 002_worker_lease\.sql, 003_reporting_indexes\.sql/);
@@ -70,7 +65,6 @@ describe('command line', () => {
 
   it('keeps items that are not alerts in rejected_alerts and stores the rest', async () => {
     const bed = await createTestBed({ initialAlerts: 10 });
-    beds.push(bed);
     await signedIn(bed);
     bed.sim.api.faults.push({ kind: 'extraItems', items: [{ title: 'no id here', lastUpdateTime: '2026-01-01T00:00:00Z' }, 42, { id: 'x1', lastUpdateTime: 'soon' }] });
     const result = await bed.cli(['sync']);
@@ -83,7 +77,6 @@ describe('command line', () => {
 
   it('refuses a database newer than the code with exit 5 and leaves it unchanged', async () => {
     const bed = await createTestBed({ initialAlerts: 5 });
-    beds.push(bed);
     assert.equal((await bed.cli(['migrate'])).code, 0);
     const Database = (await import('better-sqlite3')).default;
     const db = new Database(bed.dbPath);

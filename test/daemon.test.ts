@@ -2,13 +2,11 @@
 // either source.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { assertStoreEqualsTruth, count, createTestBed, lastRun, openDb, signedIn, sourceSettings, SOURCES, waitFor, type AlertSource, type RunningProcess, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, bedsFor, count, lastRun, openDb, signedIn, SOURCES, waitFor, type AlertSource, type RunningProcess, type TestBed } from './support/harness.js';
 
-const beds: TestBed[] = [];
 const processes: RunningProcess[] = [];
-after(async () => {
+after(() => {
   for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  for (const bed of beds) await bed.close();
 });
 
 async function startWorker(b: TestBed, extraEnv: Record<string, string> = {}) {
@@ -27,11 +25,7 @@ const served = (b: TestBed) => b.sim.api.truth().filter((alert) => b.serves(aler
 for (const source of SOURCES) daemon(source);
 
 function daemon(source: AlertSource): void {
-  async function bedWith(options: Parameters<typeof createTestBed>[0], settings: Record<string, string> = {}): Promise<TestBed> {
-    const b = await createTestBed(options, { ...sourceSettings(source), ...settings });
-    beds.push(b);
-    return b;
-  }
+  const bedWith = bedsFor(source);
 
   describe(`run (source ${source})`, () => {
     it('becomes ready, exposes metrics, picks up changes on schedule and stops cleanly on SIGTERM', async () => {

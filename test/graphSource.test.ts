@@ -1,29 +1,20 @@
 // source: graph end to end: the real CLI process, real HTTPS to the simulator's Graph alerts_v2 endpoint, the
 // real MSAL library, a real SQLite file. The same tenant is served by both APIs, so a database can switch.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimAlert } from '../src/simulator/alertFactory.js';
-import { serviceSourceOf, toGraphAlert } from '../src/simulator/graphAlert.js';
+import { serviceSourceOf } from '../src/simulator/graphAlert.js';
 import { formatODataInstant, instantFromMs } from '../src/instants.js';
-import { assertStoreEqualsTruth, count, createTestBed, lastRun, openDb, signedIn, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, count, createTestBed, lastRun, openDb, signedIn } from './support/harness.js';
 
 const GRAPH = { MDE_ALERT_SYNC_SOURCE: 'graph' };
-const beds: TestBed[] = [];
-async function bed(...args: Parameters<typeof createTestBed>): Promise<TestBed> {
-  const created = await createTestBed(...args);
-  beds.push(created);
-  return created;
-}
-after(async () => {
-  for (const created of beds) await created.close();
-});
 
 const fromEndpoint = (alerts: SimAlert[]) => alerts.filter((alert) => serviceSourceOf(alert) === 'microsoftDefenderForEndpoint');
 
 describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   it('backfills and then follows changes, Defender for Endpoint alerts only, with the same reporting columns', async () => {
-    const b = await bed({ initialAlerts: 300, initialAlertDays: 60 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '50' });
+    const b = await createTestBed({ initialAlerts: 300, initialAlertDays: 60 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '50' });
     await signedIn(b);
     const first = await b.cli(['sync']);
     assert.equal(first.code, 0, first.stderr);
@@ -72,7 +63,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   });
 
   it('reads every service with serviceSourceFilter all, and waits out a 429 like the default source', async () => {
-    const b = await bed({ initialAlerts: 120 }, { ...GRAPH, MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' });
+    const b = await createTestBed({ initialAlerts: 120 }, { ...GRAPH, MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' });
     await signedIn(b);
     b.sim.api.faults.push({ kind: 'status', status: 429, retryAfter: '1' }, { kind: 'status', status: 503 });
     const result = await b.cli(['sync']);
@@ -83,7 +74,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   });
 
   it('names SecurityAlert.Read.All when the token lacks it, before any call, and a missing role on 403', async () => {
-    const b = await bed({ initialAlerts: 5 }, GRAPH);
+    const b = await createTestBed({ initialAlerts: 5 }, GRAPH);
     b.sim.identity.defaultUser.permissions = ['Alert.Read'];
     await signedIn(b);
     const result = await b.cli(['sync']);
@@ -101,7 +92,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   });
 
   it('refuses settings that Graph cannot serve, naming each', async () => {
-    const b = await bed({}, GRAPH);
+    const b = await createTestBed({}, GRAPH);
     const result = await b.cli(['sync'], { MDE_ALERT_SYNC_PAGE_SIZE: '5000', MDE_ALERT_SYNC_DETECTION_SOURCE_FILTER: 'WindowsDefenderAtp' });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /pageSize: must be at most 2000 with source graph/);
@@ -109,7 +100,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   });
 
   it('moves a database from the Defender API to Graph and keeps its history', async () => {
-    const b = await bed({ initialAlerts: 150, initialAlertDays: 30 }, { MDE_ALERT_SYNC_PAGE_SIZE: '100' });
+    const b = await createTestBed({ initialAlerts: 150, initialAlertDays: 30 }, { MDE_ALERT_SYNC_PAGE_SIZE: '100' });
     await signedIn(b);
     assert.equal((await b.cli(['sync'])).code, 0);
     const changedBefore = b.sim.api.updateAlerts(20);
@@ -144,7 +135,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   });
 
   it('moves a database back from Graph to the Defender API, keeping its history', async () => {
-    const b = await bed({ initialAlerts: 120, initialAlertDays: 30 }, GRAPH);
+    const b = await createTestBed({ initialAlerts: 120, initialAlertDays: 30 }, GRAPH);
     await signedIn(b);
     assert.equal((await b.cli(['sync'])).code, 0);
     const onGraph = fromEndpoint(b.sim.api.truth()).length;
@@ -161,7 +152,7 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
   });
 
   it('reads every alert when Graph answers with fewer alerts than $top and an @odata.nextLink, also within one instant', async () => {
-    const b = await bed({ initialAlerts: 200, initialAlertDays: 20 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '20', MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' });
+    const b = await createTestBed({ initialAlerts: 200, initialAlertDays: 20 }, { ...GRAPH, MDE_ALERT_SYNC_PAGE_SIZE: '20', MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' });
     // 45 alerts on one 100 ns instant: only $skip paging can read them, in pages Graph cuts at 7.
     b.sim.api.createAlerts(45, { lastUpdateTime: formatODataInstant(instantFromMs(b.sim.nowMs() - 3_600_000) + 4321n) });
     b.sim.api.graphServerPageSize = 7;

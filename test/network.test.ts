@@ -5,12 +5,10 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { loadSettings } from '../src/config/settings.js';
-import { assertStoreEqualsTruth, createTestBed, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, createTestBed } from './support/harness.js';
 
-const beds: TestBed[] = [];
 const servers: Server[] = [];
-after(async () => {
-  for (const b of beds) await b.close();
+after(() => {
   for (const s of servers) s.close();
 });
 
@@ -38,7 +36,6 @@ async function connectProxy(): Promise<{ url: string; tunnels: string[] }> {
 describe('network', () => {
   it('sends the identity and the API calls through HTTPS_PROXY, trusting the extra CA through the tunnel', async () => {
     const b = await createTestBed({ initialAlerts: 15 });
-    beds.push(b);
     const proxy = await connectProxy();
     const env = { HTTPS_PROXY: proxy.url, NO_PROXY: '' };
     assert.equal((await b.cli(['login'], env)).code, 0);

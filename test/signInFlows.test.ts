@@ -2,14 +2,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { generate } from 'selfsigned';
-import { createTestBed, lastRun, sourceSettings, SOURCES, type AlertSource, type TestBed } from './support/harness.js';
+import { bedsFor, lastRun, SOURCES, type AlertSource } from './support/harness.js';
 
-const beds: TestBed[] = [];
-after(async () => {
-  for (const b of beds) await b.close();
-});
 /** What the application flow names differently per source. */
 const APPLICATION = {
   defender: { role: 'Alert.Read.All', otherRole: 'Machine.Read.All', missing: 'WindowsDefenderATP → application Alert\\.Read\\.All' },
@@ -21,11 +17,7 @@ const passwordFlow = { MDE_ALERT_SYNC_AUTH_FLOW: 'password', MDE_ALERT_SYNC_USER
 for (const source of SOURCES) signInFlows(source);
 
 function signInFlows(source: AlertSource): void {
-  async function bed(settings: Record<string, string>, identity = {}) {
-    const b = await createTestBed({ initialAlerts: 12, identity }, { ...sourceSettings(source), ...settings });
-    beds.push(b);
-    return b;
-  }
+  const bed = (settings: Record<string, string>, identity = {}) => bedsFor(source)({ initialAlerts: 12, identity }, settings);
   const application = APPLICATION[source];
 
   describe(`username and password (ROPC) (source ${source})`, () => {

@@ -11,9 +11,7 @@ import Database from 'better-sqlite3';
 import { assertStoreEqualsTruth, count, createTestBed, cursorOf, openDb, signedIn, sourceSettings, SOURCES, tempDir, type AlertSource, type TestBed } from './support/harness.js';
 
 const mounts: string[] = [];
-const beds: TestBed[] = [];
-after(async () => {
-  for (const b of beds) await b.close();
+after(() => {
   for (const mount of mounts) execFileSync('umount', ['-l', mount]);
 });
 
@@ -46,7 +44,6 @@ function fillUp(dir: string): string {
 
 async function bedOn(dir: string, source: AlertSource): Promise<TestBed> {
   const b = await createTestBed({ initialAlerts: 40 }, { ...sourceSettings(source), MDE_ALERT_SYNC_DATABASE_PATH: path.join(dir, 'alerts.db') });
-  beds.push(b);
   await signedIn(b);
   return b;
 }
@@ -108,7 +105,6 @@ for (const source of SOURCES) {
 
     it('another program holding the write lock: the pass waits, then fails clearly, and resumes once the lock is released', async () => {
       const b = await createTestBed({ initialAlerts: 25 }, sourceSettings(source));
-      beds.push(b);
       await signedIn(b);
       assert.equal((await b.cli(['sync'])).code, 0);
       const stored = count(b.dbPath, 'SELECT count(*) FROM alerts');

@@ -2,7 +2,7 @@
 // Every scenario runs against both sources (the Defender API and Graph alerts_v2); what only one API does
 // is tested at the end of this file and in graphSource.test.ts.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { formatODataInstant, instantFromMs, parseInstant } from '../src/instants.js';
 import { toGraphAlert } from '../src/simulator/graphAlert.js';
@@ -14,16 +14,12 @@ import {
   lastRun,
   openDb,
   signedIn,
-  sourceSettings,
+  bedsFor,
   SOURCES,
   type AlertSource,
   type TestBed,
 } from './support/harness.js';
 
-const beds: TestBed[] = [];
-after(async () => {
-  for (const created of beds) await created.close();
-});
 
 /** What each API names differently, for the scenarios both must pass. */
 const API = {
@@ -34,11 +30,7 @@ const API = {
 for (const source of SOURCES) scenarios(source);
 
 function scenarios(source: AlertSource): void {
-  async function bed(options: Parameters<typeof createTestBed>[0] = {}, settings: Record<string, string> = {}): Promise<TestBed> {
-    const created = await createTestBed(options, { ...sourceSettings(source), ...settings });
-    beds.push(created);
-    return created;
-  }
+  const bed = bedsFor(source);
   const api = API[source];
   const served = (b: TestBed) => b.sim.api.truth().filter((alert) => b.serves(alert));
 
@@ -431,11 +423,7 @@ function scenarios(source: AlertSource): void {
 }
 
 describe('the Defender API only (Graph: graphSource.test.ts)', () => {
-  const bed = async (...args: Parameters<typeof createTestBed>): Promise<TestBed> => {
-    const created = await createTestBed(...args);
-    beds.push(created);
-    return created;
-  };
+  const bed = createTestBed;
 
   it('follows an @odata.nextLink on the API host, and refuses one to another host or one that loops', async () => {
     const b = await bed({ initialAlerts: 40 });

@@ -2,16 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createTestBed, signedIn, waitFor, type TestBed } from './support/harness.js';
 
-const beds: TestBed[] = [];
-after(async () => {
-  for (const b of beds) await b.close();
-});
 async function bed(settings: Record<string, string> = {}) {
   const b = await createTestBed({ initialAlerts: 5 }, settings);
-  beds.push(b);
   return b;
 }
 const cacheFile = (b: TestBed) => path.join(b.dir, 'token-cache.json');

@@ -1,6 +1,6 @@
 // Reads the claims of an access token (without verifying it: the API does that) to tell the operator
 // which permissions the token carries.
-import type { AlertsApiProfile } from '../alertsApiProfile.js';
+import type { AlertsApiProfile } from '../alertsApi/alertsApiProfile.js';
 
 export interface AccessTokenClaims {
   aud?: string;

@@ -1,6 +1,6 @@
 // Prometheus metrics of the worker (prom-client): what an operator alerts on when a sync stalls.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ApiCallStats } from '../defender/alertsClient.js';
+import type { ApiCallStats } from '../alertsApi/alertsClient.js';
 import { instantToMs } from '../instants.js';
 import type { CursorStore } from '../store/cursorStore.js';
 import type { SyncPassResult } from '../sync/syncPass.js';

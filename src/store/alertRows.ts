@@ -1,6 +1,7 @@
 // From one alert as received to the rows of the reporting tables. Tolerant of what the API really sends:
 // documented "String" fields that are arrays or objects, unknown fields, wrong types (kept in raw_json).
 import { createHash } from 'node:crypto';
+import { UPDATE_FIELD } from '../alertSource.js';
 import { canonicalTimestamp } from '../instants.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 import type { AlertSource } from '../config/settings.js';
@@ -138,11 +139,6 @@ function techniques(value: unknown): string[] {
 export function contentHash(rawJson: string): string {
   return createHash('sha256').update(rawJson).digest('hex');
 }
-
-const UPDATE_FIELD: Record<AlertSource, string> = { defender: 'lastUpdateTime', graph: 'lastUpdateDateTime' };
-
-/** The field that orders a source's versions of an alert. */
-export const updateFieldOf = (source: AlertSource): string => UPDATE_FIELD[source];
 
 function defenderAlertColumns(alert: Json): { row: AlertColumns; evidence: EvidenceRow[]; comments: CommentRow[] } {
   const relatedUser = isObject(alert.relatedUser) ? alert.relatedUser : {};

@@ -2,7 +2,8 @@
 // writes nothing, a newer version replaces the row and appends what changed, an older one is ignored.
 import type { Db } from './database.js';
 import { canonicalTimestamp } from '../instants.js';
-import { alertColumns, changedFields, parseAlert, updateFieldOf, type ParsedAlert } from './alertRows.js';
+import { UPDATE_FIELD } from '../alertSource.js';
+import { alertColumns, changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
 import type { AlertSource } from '../config/settings.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 
@@ -89,7 +90,7 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
     const ordered = alerts.map((alert) => {
       // A ReceivedAlert names its update field lastUpdateTime whatever the source.
       const fields = alert as Record<string, unknown> | null;
-      const updated = alert instanceof ReceivedAlert ? alert.lastUpdateTime : fields?.[updateFieldOf(source)];
+      const updated = alert instanceof ReceivedAlert ? alert.lastUpdateTime : fields?.[UPDATE_FIELD[source]];
       return { alert, at: (typeof fields?.id === 'string' && canonicalTimestamp(updated)) || '' };
     });
     ordered.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));

@@ -2,7 +2,7 @@
 // window's rows committed together with the cursor that covers them.
 import type { Settings } from '../config/settings.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
-import { WindowTooLargeError, type AlertsClient } from '../defender/alertsClient.js';
+import { WindowTooLargeError, type AlertsClient } from '../alertsApi/alertsClient.js';
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { errorMessage, PermissionDeniedError } from '../errors.js';
 import { formatInstant, instantFromMs, minInstant, TICKS_PER_MS, type Instant } from '../instants.js';

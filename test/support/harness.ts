@@ -2,7 +2,6 @@
 // environment, a real SQLite file, and a record of everything the processes printed (scanned for secrets).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import type { SimAlert } from '../../src/simulator/alertFactory.js';
+import { workerEnv } from './workerEnv.js';
 import { serviceSourceOf, toGraphAlert } from '../../src/simulator/graphAlert.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,6 +32,14 @@ export function leakedSecretCount(): number {
 // leakedSecretCount themselves.)
 if (process.env.NODE_TEST_CONTEXT) {
   after(() => assert.equal(leakedSecretCount(), 0, 'secret(s) appeared in what the processes printed'));
+}
+
+/** Every test bed created in this process: a test file's beds are closed after it (scripts close their own). */
+const openBeds: TestBed[] = [];
+if (process.env.NODE_TEST_CONTEXT) {
+  after(async () => {
+    for (const bed of openBeds.splice(0)) await bed.close();
+  });
 }
 
 export function tempDir(prefix = 'mde-test-'): string {
@@ -116,16 +124,8 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
   const dir = tempDir();
   const dbPath = path.join(dir, 'alerts.db');
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    MDE_ALERT_SYNC_TENANT_ID: sim.tenantId,
-    MDE_ALERT_SYNC_CLIENT_ID: sim.clientId,
-    MDE_ALERT_SYNC_AUTHORITY_URL: sim.authorityUrl,
-    MDE_ALERT_SYNC_API_BASE_URL: sim.apiBaseUrl,
-    MDE_ALERT_SYNC_CA_FILE: sim.writeCaFile(path.join(dir, 'ca.pem')),
-    MDE_ALERT_SYNC_DATABASE_PATH: dbPath,
+    ...workerEnv(sim, sim.writeCaFile(path.join(dir, 'ca.pem')), dir, dbPath),
     MDE_ALERT_SYNC_LOG_LEVEL: 'info',
-    MDE_ALERT_SYNC_TOKEN_CACHE_KEY: randomBytes(32).toString('base64'),
     ...FAST_RETRIES,
     ...settings,
   };
@@ -133,7 +133,8 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
   const spawnCli = (args: string[], extraEnv: Record<string, string> = {}) => runProcess(process.execPath, [CLI, ...args], { ...env, ...extraEnv }, dir);
   const source: AlertSource = env.MDE_ALERT_SYNC_SOURCE === 'graph' ? 'graph' : 'defender';
   const serviceSources = (env.MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER ?? 'microsoftDefenderForEndpoint').split(',');
-  return {
+  let closed: Promise<void> | undefined;
+  const bed: TestBed = {
     sim,
     dir,
     dbPath: env.MDE_ALERT_SYNC_DATABASE_PATH!,
@@ -143,8 +144,15 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
     env,
     spawnCli,
     cli: (args, extraEnv) => spawnCli(args, extraEnv).done,
-    close: () => sim.close(),
+    close: () => (closed ??= sim.close()),
   };
+  openBeds.push(bed);
+  return bed;
+}
+
+/** createTestBed for one source: `const bed = bedsFor(source)`, then `await bed(options, settings)`. */
+export function bedsFor(source: AlertSource): (options?: SimulatorOptions, settings?: Record<string, string>) => Promise<TestBed> {
+  return (options = {}, settings = {}) => createTestBed(options, { ...sourceSettings(source), ...settings });
 }
 
 export async function signedIn(bed: TestBed): Promise<void> {

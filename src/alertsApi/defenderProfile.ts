@@ -1,12 +1,13 @@
 // The Defender for Endpoint API: GET {base}/api/alerts (../shared/reference/defender-alerts-api.md).
-import { anyOf, streamNameOf, type AlertsApiProfile } from '../alertsApiProfile.js';
+import { anyOf, streamNameOf, type AlertsApiProfile } from './alertsApiProfile.js';
+import { UPDATE_FIELD } from '../alertSource.js';
 import { formatODataInstant } from '../instants.js';
 
 export const DEFENDER_PROFILE: AlertsApiProfile = {
   source: 'defender',
   apiName: 'the Defender API',
   path: '/api/alerts',
-  updateField: 'lastUpdateTime',
+  updateField: UPDATE_FIELD.defender,
   windowFilter: (from, to, settings) =>
     [
       `lastUpdateTime ge ${formatODataInstant(from)}`,

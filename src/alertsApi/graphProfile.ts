@@ -1,7 +1,8 @@
 // Microsoft Graph security alerts_v2, the documented successor of the Defender alerts API:
 // GET {graph}/v1.0/security/alerts_v2, SecurityAlert.Read.All, camelCase enums, lastUpdateDateTime,
 // evidence inline and typed by @odata.type, serviceSource (../shared/reference/defender-alerts-api.md).
-import { anyOf, streamNameOf, type AlertsApiProfile } from '../alertsApiProfile.js';
+import { anyOf, streamNameOf, type AlertsApiProfile } from './alertsApiProfile.js';
+import { UPDATE_FIELD } from '../alertSource.js';
 import { formatODataInstant } from '../instants.js';
 
 /** The settings speak the Defender API's enum values; Graph's are camelCase ("UnSpecified" is "unknown"). */
@@ -11,7 +12,7 @@ export const GRAPH_PROFILE: AlertsApiProfile = {
   source: 'graph',
   apiName: 'Microsoft Graph (security/alerts_v2)',
   path: '/v1.0/security/alerts_v2',
-  updateField: 'lastUpdateDateTime',
+  updateField: UPDATE_FIELD.graph,
   windowFilter: (from, to, settings) =>
     [
       `lastUpdateDateTime ge ${formatODataInstant(from)}`,

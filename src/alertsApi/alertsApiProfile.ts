@@ -2,8 +2,8 @@
 // alerts_v2): where a page is, how a time window is filtered, the permissions and audiences a token needs,
 // and what to tell the operator when one is missing. Everything else (retry, quotas, windows, the store)
 // is shared.
-import type { AlertSource, Settings } from './config/settings.js';
-import type { Instant } from './instants.js';
+import type { AlertSource, Settings } from '../config/settings.js';
+import type { Instant } from '../instants.js';
 
 export type WindowFilterSettings = Pick<Settings, 'severityFilter' | 'statusFilter' | 'detectionSourceFilter' | 'serviceSourceFilter'>;
 

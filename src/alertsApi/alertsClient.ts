@@ -1,10 +1,10 @@
-// GET {base}/api/alerts (or Graph's alerts_v2, as the profile says): one page per call, within the API's quotas, with retries on what is transient and a
-// clear stop on what is not.
+// One page of alerts per call, from the API the profile describes (the Defender API's /api/alerts or Graph's
+// alerts_v2), within the API's quotas, with retries on what is transient and a clear stop on what is not.
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
 import { decodeAccessToken, grantedPermissions, missingReadPermission } from '../auth/accessTokenClaims.js';
-import type { AlertsApiProfile } from '../alertsApiProfile.js';
+import type { AlertsApiProfile } from './alertsApiProfile.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
 import { instantFromMs, type Instant } from '../instants.js';
