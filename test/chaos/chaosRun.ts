@@ -11,8 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { parseInstant } from '../../src/instants.js';
 import { seededRandom, type SimAlert } from '../../src/simulator/alertFactory.js';
 import type { ApiFault } from '../../src/simulator/alertsApi.js';
-import { serviceSourceOf, toGraphAlert } from '../../src/simulator/graphAlert.js';
-import { createTestBed, cursorOf, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type RunningProcess, type TestBed } from '../support/harness.js';
+import { toGraphAlert } from '../../src/simulator/graphAlert.js';
+import { createTestBed, cursorOf, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type AlertSource, type RunningProcess, type TestBed } from '../support/harness.js';
 import type { ReaderFigures } from './reportingReader.js';
 
 export interface ChaosProfile {
@@ -59,7 +59,9 @@ export interface ChaosFigures {
   kills: number;
   killsDuringPass: number;
   faults: Record<string, number>;
+  /** The alerts the source serves (with graph: Defender for Endpoint's), each compared with the store. */
   alerts: number;
+  source: AlertSource;
   changesRecorded: number;
   simulatedVersions: number;
   mismatches: number;
@@ -141,7 +143,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     const readerFigures = JSON.parse(readerEnd.stdout.trim().split('\n').pop()!) as ReaderFigures;
     for (const record of bed.sim.api.requests) if (record.fault) count(record.fault === 'status' ? `http${record.status}` : record.fault);
 
-    const verdict = compareWithTruth(bed, truth, profile.settings?.SOURCE === 'graph' ? 'graph' : 'defender');
+    const verdict = compareWithTruth(bed, truth);
     const runs = runOutcomes(bed.dbPath);
     return {
       profile: profile.name,
@@ -153,7 +155,8 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       kills,
       killsDuringPass: runs.interrupted ?? 0,
       faults,
-      alerts: truth.length,
+      alerts: truth.filter((alert) => bed.serves(alert)).length,
+      source: bed.source,
       changesRecorded: verdict.changes,
       simulatedVersions: [...bed.sim.api.versions.values()].reduce((sum, versions) => sum + versions.length, 0),
       mismatches: verdict.mismatches.length,
@@ -190,11 +193,11 @@ function runOutcomes(dbPath: string): Record<string, number> & { total: number }
  * Every alert present at its latest version with the raw JSON as served, nothing extra, and each alert's
  * recorded changes real (a version the service had), in order, chained, not repeated, ending at the latest.
  */
-function compareWithTruth(bed: TestBed, allAlerts: SimAlert[], source: 'defender' | 'graph'): { mismatches: string[]; changes: number; integrity: string } {
+function compareWithTruth(bed: TestBed, allAlerts: SimAlert[]): { mismatches: string[]; changes: number; integrity: string } {
   const mismatches: string[] = [];
   // With source graph: the Defender for Endpoint alerts (the default serviceSourceFilter), as Graph serves them.
-  const present = (alert: SimAlert): Record<string, unknown> => (source === 'graph' ? toGraphAlert(alert) : alert);
-  const truth = source === 'graph' ? allAlerts.filter((alert) => serviceSourceOf(alert) === 'microsoftDefenderForEndpoint') : allAlerts;
+  const present = (alert: SimAlert): Record<string, unknown> => (bed.source === 'graph' ? toGraphAlert(alert) : alert);
+  const truth = allAlerts.filter((alert) => bed.serves(alert));
   const db = openDb(bed.dbPath);
   try {
     const stored = new Map((db.prepare('SELECT id, raw_json FROM alerts').all() as { id: string; raw_json: string }[]).map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
@@ -251,7 +254,7 @@ export function formatFigures(figures: ChaosFigures): string {
     `passes            ${figures.passes} (succeeded ${figures.passesSucceeded}, failed ${figures.passesFailed}, killed mid-pass ${figures.killsDuringPass})`,
     `kills (SIGKILL)   ${figures.kills}`,
     `faults injected   ${Object.values(figures.faults).reduce((a, b) => a + b, 0)}: ${faultList}`,
-    `alerts            ${figures.alerts} (the service's versions: ${figures.simulatedVersions}; changes recorded: ${figures.changesRecorded})`,
+    `alerts            ${figures.alerts} served by ${figures.source} (the service's versions: ${figures.simulatedVersions}; changes recorded: ${figures.changesRecorded})`,
     `mismatches        ${figures.mismatches}${figures.mismatchSamples.length ? `: ${figures.mismatchSamples.join('; ')}` : ''}`,
     `integrity_check   ${figures.integrity}`,
     `cursor moved back ${figures.cursorRegressions} (seen by the runner after each kill), ${figures.reader.cursorRegressions} (seen by the reader in ${figures.reader.cursorReadings} readings)`,
