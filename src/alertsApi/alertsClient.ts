@@ -45,6 +45,8 @@ export interface AlertsPage {
   pages: number;
   /** The server said there is more (an @odata.nextLink the profile does not follow). */
   more?: boolean;
+  /** That @odata.nextLink, for a caller that must page (listNextPage). */
+  nextLink?: string;
 }
 
 /** One response as served: its alerts, Date and any @odata.nextLink (listAlerts joins them into an AlertsPage). */
@@ -143,20 +145,14 @@ export class AlertsClient {
 
   /** Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). */
   async listAlerts(request: AlertsRequest, signal?: AbortSignal): Promise<AlertsPage> {
-    if (!this.options.profile.followsNextLink) {
-      const page = await this.fetchWithRetries(this.pageUrl(request), signal);
-      return { alerts: page.alerts, serverTime: page.serverTime, pages: 1, more: page.nextLink !== undefined };
-    }
+    if (!this.options.profile.followsNextLink) return this.onePage(this.pageUrl(request), signal);
     let alerts: unknown[] = [];
     const seen = new Set<string>();
     let url: string | undefined = this.pageUrl(request);
     let serverTime: Instant | null = null;
     let pages = 0;
     while (url) {
-      if (seen.size >= MAX_NEXT_LINKS || seen.has(url)) {
-        throw new SyncFailedError('The API returned an @odata.nextLink it had already given (a paging loop); stopped this pass to avoid reading forever.');
-      }
-      seen.add(url);
+      checkNotSeen(url, seen);
       const page = await this.fetchWithRetries(url, signal);
       pages += 1;
       serverTime ??= page.serverTime;
@@ -165,6 +161,21 @@ export class AlertsClient {
       url = page.nextLink && this.checkedNextLink(page.nextLink);
     }
     return { alerts, serverTime, pages };
+  }
+
+  /**
+   * The page an @odata.nextLink of listAlerts' answer points to (profiles that do not follow links: Graph).
+   * `seen` holds the links of this answer so far, to stop a paging loop.
+   */
+  async listNextPage(nextLink: string, seen: Set<string>, signal?: AbortSignal): Promise<AlertsPage> {
+    const url = this.checkedNextLink(nextLink);
+    checkNotSeen(url, seen);
+    return this.onePage(url, signal);
+  }
+
+  private async onePage(url: string, signal?: AbortSignal): Promise<AlertsPage> {
+    const page = await this.fetchWithRetries(url, signal);
+    return { alerts: page.alerts, serverTime: page.serverTime, pages: 1, more: page.nextLink !== undefined, ...(page.nextLink !== undefined ? { nextLink: page.nextLink } : {}) };
   }
 
   private checkedNextLink(link: string): string {
@@ -288,6 +299,13 @@ export class AlertsClient {
       ...(typeof nextLink === 'string' && nextLink !== '' ? { nextLink } : {}),
     };
   }
+}
+
+function checkNotSeen(url: string, seen: Set<string>): void {
+  if (seen.size >= MAX_NEXT_LINKS || seen.has(url)) {
+    throw new SyncFailedError('The API returned an @odata.nextLink it had already given (a paging loop); stopped this pass to avoid reading forever.');
+  }
+  seen.add(url);
 }
 
 function isJson(text: string): boolean {

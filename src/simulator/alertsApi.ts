@@ -33,6 +33,8 @@ export interface ApiRequestRecord {
   filter: string | null;
   top: number | null;
   skip: number;
+  /** Graph: the request came from an @odata.nextLink (its opaque $skiptoken). */
+  skipToken: boolean;
   expand: boolean;
   status: number;
   returned: number;
@@ -232,6 +234,7 @@ export class AlertsApi {
       filter: url.searchParams.get('$filter'),
       top: url.searchParams.has('$top') ? Number(url.searchParams.get('$top')) : null,
       skip: Number(url.searchParams.get('$skip') ?? 0),
+      skipToken: url.searchParams.has('$skiptoken'),
       expand: (url.searchParams.get('$expand') ?? '').split(',').includes('evidence'),
       status: 0,
       returned: 0,
@@ -266,6 +269,11 @@ export class AlertsApi {
 
     if (record.top !== null && (!Number.isInteger(record.top) || record.top < 0)) return error(400, 'InvalidInput', `Invalid $top value '${url.searchParams.get('$top')}'.`);
     if (record.top !== null && record.top > dialect.maxTop) return error(400, 'BadRequest', `Maximum page size is ${dialect.maxTop}`);
+    if (record.skipToken) {
+      const token = dialect === GRAPH ? readSkipToken(url.searchParams.get('$skiptoken')!) : undefined;
+      if (token === undefined) return error(400, 'BadRequest', 'Invalid $skiptoken value.');
+      record.skip = token;
+    }
     if (!Number.isInteger(record.skip) || record.skip < 0) return error(400, 'InvalidInput', 'Invalid $skip value.');
     let filter: ParsedFilter | undefined;
     try {
@@ -293,9 +301,11 @@ export class AlertsApi {
     let value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
     let nextLink: string | undefined;
     if (dialect === GRAPH && top !== null && matching.length > record.skip + top) {
-      // Graph pages by @odata.nextLink: the rest of the answer is another request.
+      // Graph pages by @odata.nextLink: the rest of the answer is another request, named by an opaque token
+      // (clients are to follow the link, not to build it).
       const next = new URL(url);
-      next.searchParams.set('$skip', String(record.skip + top));
+      next.searchParams.delete('$skip');
+      next.searchParams.set('$skiptoken', Buffer.from(JSON.stringify({ skip: record.skip + top })).toString('base64url'));
       nextLink = next.toString();
     }
     if (fault?.kind === 'nextLink') {
@@ -358,6 +368,15 @@ export class AlertsApi {
       default:
         return;
     }
+  }
+}
+
+function readSkipToken(token: string): number | undefined {
+  try {
+    const skip = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { skip?: unknown }).skip;
+    return typeof skip === 'number' && Number.isInteger(skip) && skip >= 0 ? skip : undefined;
+  } catch {
+    return undefined;
   }
 }
 

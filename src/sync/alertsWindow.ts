@@ -16,6 +16,8 @@ export interface WindowAnswer {
   pages?: number;
   /** The server said there is more than it returned (an @odata.nextLink not followed). */
   more?: boolean;
+  /** Reads the rest of the answer the way the server pages it (Graph's @odata.nextLink), when it does. */
+  next?: () => Promise<WindowAnswer>;
 }
 
 export interface AlertsWindowSource {
@@ -143,15 +145,21 @@ async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: n
   let previous: Map<string, unknown> | undefined;
   for (let scan = 0; scan < maxScans; scan += 1) {
     const current = new Map<string, unknown>();
-    // $skip moves by what came back: a server may page below $top (Graph does, with an @odata.nextLink).
-    for (let skip = 0; ; ) {
-      const answer = await source.fetch(at, at + TICK, skip);
+    let read = 0;
+    for (let answer = await source.fetch(at, at + TICK, 0); ; ) {
       for (const alert of answer.alerts) current.set(String((alert as { id?: unknown })?.id), alert);
+      read += answer.alerts.length;
+      // The server's own paging where it has one (Graph's @odata.nextLink, as its documentation asks);
+      // else $skip, moved by what came back, since a server may return fewer than $top.
+      if (answer.next) {
+        answer = await answer.next();
+        continue;
+      }
       if (answer.alerts.length < top && !answer.more) break;
       if (answer.alerts.length === 0) {
-        throw new UnsplittableWindowError(`The API said more alerts share the timestamp ${formatInstant(at)} but returned none at $skip=${skip}; the pass stops without moving the cursor.`);
+        throw new UnsplittableWindowError(`The API said more alerts share the timestamp ${formatInstant(at)} but returned none at $skip=${read}; the pass stops without moving the cursor.`);
       }
-      skip += answer.alerts.length;
+      answer = await source.fetch(at, at + TICK, read);
     }
     if (previous && previous.size === current.size && [...current.keys()].every((id) => previous!.has(id))) {
       return [...current.values()];

@@ -2,7 +2,7 @@
 // window's rows committed together with the cursor that covers them.
 import type { Settings } from '../config/settings.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
-import { WindowTooLargeError, type AlertsClient } from '../alertsApi/alertsClient.js';
+import { WindowTooLargeError, type AlertsClient, type AlertsPage } from '../alertsApi/alertsClient.js';
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { errorMessage, PermissionDeniedError } from '../errors.js';
 import { formatInstant, instantFromMs, minInstant, TICKS_PER_MS, type Instant } from '../instants.js';
@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
 import type { RunProgress } from '../store/syncRuns.js';
 import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
-import { readAlertWindows } from './alertsWindow.js';
+import { readAlertWindows, type WindowAnswer } from './alertsWindow.js';
 
 export interface SyncPassResult {
   runId: number;
@@ -79,14 +79,19 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       top: settings.pageSize,
       localNow: () => instantFromMs(Date.now()),
       source: {
-        fetch: (windowFrom, windowTo, skip) => {
+        fetch: async (windowFrom, windowTo, skip) => {
           windows += 1;
-          return client.listAlerts({
+          const first = await client.listAlerts({
             filter: profile.windowFilter(windowFrom, windowTo, settings),
             top: settings.pageSize,
             skip,
             expandEvidence: settings.expandEvidence,
           }, signal);
+          // An @odata.nextLink the client did not follow stays readable, for the window reader to page by.
+          const seen = new Set<string>();
+          const continued = (page: AlertsPage): WindowAnswer =>
+            page.nextLink === undefined ? page : { ...page, next: async () => continued(await client.listNextPage(page.nextLink!, seen, signal)) };
+          return continued(first);
         },
         isTooLarge: (error) => error instanceof WindowTooLargeError,
       },
