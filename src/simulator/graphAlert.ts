@@ -1,6 +1,7 @@
-// The same alert as Microsoft Graph's security alerts_v2 shows it: camelCase enums, *DateTime names, the
-// device and the user as evidence, evidence typed by @odata.type, serviceSource. The simulator serves one
-// tenant through both APIs, so that a database can move from one to the other.
+// The same alert as Microsoft Graph's security alerts_v2 shows it (the fields of the example in Microsoft's
+// "List alerts_v2" page): camelCase enums, *DateTime names, the device and the user as evidence, evidence
+// typed by @odata.type, serviceSource. The simulator serves one tenant through both APIs, so that a
+// database can move from one to the other.
 import type { SimAlert } from './alertFactory.js';
 
 const camel = (value: unknown): unknown => (typeof value === 'string' && value !== '' ? value[0]!.toLowerCase() + value.slice(1) : value);
@@ -58,6 +59,7 @@ export function toGraphAlert(alert: SimAlert): Record<string, unknown> {
   // A value of the wrong type (the bad-input tests serve some) is shown as it is, like the real service would.
   const evidence = Array.isArray(alert.evidence) ? [device, ...relatedUser, ...(alert.evidence as Record<string, unknown>[]).map(graphEvidence)] : alert.evidence;
   return {
+    '@odata.type': '#microsoft.graph.security.alert',
     id: alert.id,
     providerAlertId: alert.id,
     incidentId: alert.incidentId === null || alert.incidentId === undefined ? null : String(alert.incidentId),

@@ -342,10 +342,10 @@ export class IdentityProvider {
   }
 }
 
-/** A token carries the permissions of its resource only: Graph's SecurityAlert.* for Graph, the others for the Defender API. */
 /** Microsoft Graph's own permissions; the rest (Alert.Read, Machine.Read, …) are WindowsDefenderATP's. */
 const GRAPH_PERMISSION = /^(SecurityAlert|SecurityIncident|SecurityEvents|User|Directory|Mail)\./;
 
+/** A token carries the permissions of its resource only: Graph's for Graph, the others for the Defender API. */
 function forResource(resource: string, permissions: string[]): string[] {
   const graph = /graph\.microsoft\.(com|us)$/.test(new URL(resource, 'https://invalid').host);
   return permissions.filter((permission) => GRAPH_PERMISSION.test(permission) === graph);
