@@ -3,7 +3,7 @@
 // and what to tell the operator when one is missing. Everything else (retry, quotas, windows, the store)
 // is shared.
 import type { AlertSource, Settings } from '../config/settings.js';
-import type { Instant } from '../instants.js';
+import { formatODataInstant, type Instant } from '../instants.js';
 
 export type WindowFilterSettings = Pick<Settings, 'severityFilter' | 'statusFilter' | 'detectionSourceFilter' | 'serviceSourceFilter'>;
 
@@ -36,6 +36,14 @@ export interface AlertsApiProfile {
   commercialScope: string;
   /** A 403 although the token carries the permission: what the user lacks. */
   userLacksRole: string;
+}
+
+/**
+ * "<field> ge <from> and <field> lt <to>" (no upper bound when `to` is null), and then the server-side filter
+ * clauses that are set: a window on the field the cursor follows.
+ */
+export function windowFilterOf(field: string, from: Instant, to: Instant | null, clauses: (string | undefined)[]): string {
+  return [`${field} ge ${formatODataInstant(from)}`, to === null ? undefined : `${field} lt ${formatODataInstant(to)}`, ...clauses].filter(Boolean).join(' and ');
 }
 
 /** "(a or b)" for a list of accepted values of one field. */

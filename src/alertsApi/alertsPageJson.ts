@@ -2,6 +2,7 @@
 // building it whole: each alert is parsed once here (which checks it is complete JSON) for its id and
 // lastUpdateTime, and kept as its bytes. JSON.parse of the whole page held the body string and every alert
 // object at once: about 2.5 times the page in V8 heap, which V8 then grew by up to 4 times more.
+import { UPDATE_FIELD } from '../alertSource.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 
 export class PageJsonError extends Error {}
@@ -100,7 +101,7 @@ function readAlerts(bytes: Buffer, open: number, updateField: string): { alerts:
 }
 
 /** Throws PageJsonError when the body is not one complete JSON object. `updateField` is kept as lastUpdateTime. */
-export function readAlertsPage(bytes: Buffer, updateField = 'lastUpdateTime'): AlertsPageJson {
+export function readAlertsPage(bytes: Buffer, updateField = UPDATE_FIELD.defender): AlertsPageJson {
   const members: Record<string, unknown> = {};
   let alerts: ReceivedAlert[] | undefined;
   let at = skipSpace(bytes, 0);

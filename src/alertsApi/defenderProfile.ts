@@ -1,7 +1,6 @@
 // The Defender for Endpoint API: GET {base}/api/alerts (../shared/reference/defender-alerts-api.md).
-import { anyOf, streamNameOf, type AlertsApiProfile } from './alertsApiProfile.js';
+import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
 import { UPDATE_FIELD } from '../alertSource.js';
-import { formatODataInstant } from '../instants.js';
 
 export const DEFENDER_PROFILE: AlertsApiProfile = {
   source: 'defender',
@@ -9,15 +8,11 @@ export const DEFENDER_PROFILE: AlertsApiProfile = {
   path: '/api/alerts',
   updateField: UPDATE_FIELD.defender,
   windowFilter: (from, to, settings) =>
-    [
-      `lastUpdateTime ge ${formatODataInstant(from)}`,
-      to === null ? undefined : `lastUpdateTime lt ${formatODataInstant(to)}`,
+    windowFilterOf(UPDATE_FIELD.defender, from, to, [
       anyOf('severity', settings.severityFilter),
       anyOf('status', settings.statusFilter),
       anyOf('detectionSource', settings.detectionSourceFilter),
-    ]
-      .filter(Boolean)
-      .join(' and '),
+    ]),
   streamName: (settings) =>
     streamNameOf('defender:alerts', [
       ['severity', settings.severityFilter],

@@ -1,9 +1,8 @@
 // Microsoft Graph security alerts_v2, the documented successor of the Defender alerts API:
 // GET {graph}/v1.0/security/alerts_v2, SecurityAlert.Read.All, camelCase enums, lastUpdateDateTime,
 // evidence inline and typed by @odata.type, serviceSource (../shared/reference/defender-alerts-api.md).
-import { anyOf, streamNameOf, type AlertsApiProfile } from './alertsApiProfile.js';
+import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
 import { UPDATE_FIELD } from '../alertSource.js';
-import { formatODataInstant } from '../instants.js';
 
 /** The settings speak the Defender API's enum values; Graph's are camelCase ("UnSpecified" is "unknown"). */
 export const graphEnum = (value: string): string => (value === 'UnSpecified' ? 'unknown' : value[0]!.toLowerCase() + value.slice(1));
@@ -14,15 +13,11 @@ export const GRAPH_PROFILE: AlertsApiProfile = {
   path: '/v1.0/security/alerts_v2',
   updateField: UPDATE_FIELD.graph,
   windowFilter: (from, to, settings) =>
-    [
-      `lastUpdateDateTime ge ${formatODataInstant(from)}`,
-      to === null ? undefined : `lastUpdateDateTime lt ${formatODataInstant(to)}`,
+    windowFilterOf(UPDATE_FIELD.graph, from, to, [
       anyOf('serviceSource', settings.serviceSourceFilter),
       anyOf('severity', settings.severityFilter.map(graphEnum)),
       anyOf('status', settings.statusFilter.map(graphEnum)),
-    ]
-      .filter(Boolean)
-      .join(' and '),
+    ]),
   streamName: (settings) =>
     streamNameOf('graph:alerts_v2', [
       ['serviceSource', settings.serviceSourceFilter],

@@ -5,7 +5,6 @@ import { startHealthServer } from '../daemon/healthServer.js';
 import { onShutdownSignals } from '../daemon/signals.js';
 import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
 import type { Logger } from '../logger.js';
-
 import { createWorker, openStoreAsWriter } from './worker.js';
 
 export interface RunOptions {

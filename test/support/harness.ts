@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import type { SimAlert } from '../../src/simulator/alertFactory.js';
 import { workerEnv } from './workerEnv.js';
+import { DEFAULT_SERVICE_SOURCES } from '../../src/config/settings.js';
 import { serviceSourceOf, toGraphAlert } from '../../src/simulator/graphAlert.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -132,7 +133,7 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
   secretSources.push(() => [...sim.identity.issuedSecrets(), env.MDE_ALERT_SYNC_TOKEN_CACHE_KEY!]);
   const spawnCli = (args: string[], extraEnv: Record<string, string> = {}) => runProcess(process.execPath, [CLI, ...args], { ...env, ...extraEnv }, dir);
   const source: AlertSource = env.MDE_ALERT_SYNC_SOURCE === 'graph' ? 'graph' : 'defender';
-  const serviceSources = (env.MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER ?? 'microsoftDefenderForEndpoint').split(',');
+  const serviceSources = env.MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER?.split(',') ?? DEFAULT_SERVICE_SOURCES;
   let closed: Promise<void> | undefined;
   const bed: TestBed = {
     sim,
