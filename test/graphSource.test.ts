@@ -73,24 +73,6 @@ describe('source: graph (Microsoft Graph security/alerts_v2)', () => {
     assert.equal(lastRun(b.dbPath).retries, 2);
   });
 
-  it('names SecurityAlert.Read.All when the token lacks it, before any call, and a missing role on 403', async () => {
-    const b = await createTestBed({ initialAlerts: 5 }, GRAPH);
-    b.sim.identity.defaultUser.permissions = ['Alert.Read'];
-    await signedIn(b);
-    const result = await b.cli(['sync']);
-    assert.equal(result.code, 4);
-    assert.match(result.stderr, /the token lacks the permission SecurityAlert\.Read\.All \(it carries: none\): in the app registration add Microsoft Graph → delegated SecurityAlert\.Read\.All/);
-    assert.equal(b.sim.api.requests.length, 0);
-
-    b.sim.identity.defaultUser.permissions = ['SecurityAlert.Read.All'];
-    assert.equal((await b.cli(['logout'])).code, 0);
-    await signedIn(b);
-    b.sim.api.faults.push({ kind: 'status', status: 403, body: '{"error":{"code":"Forbidden","message":"Insufficient privileges"}}' });
-    const forbidden = await b.cli(['sync']);
-    assert.equal(forbidden.code, 4);
-    assert.match(forbidden.stderr, /Microsoft Graph \(security\/alerts_v2\) refused access \(HTTP 403 Forbidden: Insufficient privileges\)\. The token carries SecurityAlert\.Read\.All, so the signed-in user lacks a Microsoft Defender XDR role/);
-  });
-
   it('refuses settings that Graph cannot serve, naming each', async () => {
     const b = await createTestBed({}, GRAPH);
     const result = await b.cli(['sync'], { MDE_ALERT_SYNC_PAGE_SIZE: '5000', MDE_ALERT_SYNC_DETECTION_SOURCE_FILTER: 'WindowsDefenderAtp' });

@@ -20,18 +20,26 @@ import {
   type TestBed,
 } from './support/harness.js';
 
-
 /** What each API names differently, for the scenarios both must pass. */
 const API = {
   defender: { path: '/api/alerts', audience: 'https://api.securitycenter.microsoft.com', permission: 'Alert.Read', otherScope: 'https://graph.microsoft.com/.default', otherAudience: 'https://graph.microsoft.com', name: 'the Defender API', unmappedField: 'detectionStatusDetails' },
   graph: { path: '/v1.0/security/alerts_v2', audience: 'https://graph.microsoft.com', permission: 'SecurityAlert.Read.All', otherScope: 'https://api.securitycenter.microsoft.com/.default', otherAudience: 'https://api.securitycenter.microsoft.com', name: 'Microsoft Graph \\(security/alerts_v2\\)', unmappedField: 'alertWebUrl' },
 } as const;
 
+/** A user without the read permission (it holds `unreadable`), then one without a role: what each API says. */
+const ACCESS = {
+  defender: { unreadable: 'Machine.Read', carries: 'Machine\\.Read', grant: 'WindowsDefenderATP → delegated Alert\\.Read', refusedBy: 'The Defender API', forbidden: 'The user does not have the required role', role: 'a Defender role with "View Data"' },
+  // Alert.Read is the Defender API's: a Graph token carries none of it.
+  graph: { unreadable: 'Alert.Read', carries: 'none', grant: 'Microsoft Graph → delegated SecurityAlert\\.Read\\.All', refusedBy: 'Microsoft Graph \\(security/alerts_v2\\)', forbidden: 'Insufficient privileges', role: 'a Microsoft Defender XDR role' },
+} as const;
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 for (const source of SOURCES) scenarios(source);
 
 function scenarios(source: AlertSource): void {
   const bed = bedsFor(source);
   const api = API[source];
+  const access = ACCESS[source];
   const served = (b: TestBed) => b.sim.api.truth().filter((alert) => b.serves(alert));
 
   describe(`first backfill and incremental passes (source ${source})`, () => {
@@ -239,6 +247,26 @@ function scenarios(source: AlertSource): void {
       b.sim.api.faults.length = 0;
       assert.equal((await b.cli(['sync'])).code, 0);
       assertStoreEqualsTruth(b);
+    });
+
+    it('names a missing permission before any API call, and stops at once on a 403 from the API', async () => {
+      const b = await bed({ initialAlerts: 5 });
+      b.sim.identity.defaultUser.permissions = [access.unreadable];
+      await signedIn(b);
+      const result = await b.cli(['sync']);
+      assert.equal(result.code, 4);
+      assert.match(result.stderr, new RegExp(`cannot read alerts: the token lacks the permission ${escaped(api.permission)} \\(it carries: ${access.carries}\\): in the app registration add ${access.grant}`));
+      assert.equal(b.sim.api.requests.length, 0, 'no API call with a token that cannot read alerts');
+
+      // With the permission but without a role, the API answers 403: not retried, the role is named.
+      b.sim.identity.defaultUser.permissions = [api.permission];
+      assert.equal((await b.cli(['logout'])).code, 0);
+      await signedIn(b);
+      b.sim.api.faults.push({ kind: 'status', status: 403, body: `{"error":{"code":"Forbidden","message":"${access.forbidden}"}}` });
+      const forbidden = await b.cli(['sync']);
+      assert.equal(forbidden.code, 4);
+      assert.match(forbidden.stderr, new RegExp(`${access.refusedBy} refused access \\(HTTP 403 Forbidden: ${access.forbidden}\\)\\. The token carries ${escaped(api.permission)}, so the signed-in user lacks ${access.role}`));
+      assert.equal(b.sim.api.requests.length, 1, '403 is not retried');
     });
 
     it('token (whoami) shows the account, tenant, audience, expiry and permissions, and fails when they cannot read alerts', async () => {
@@ -453,25 +481,5 @@ describe('the Defender API only (Graph: graphSource.test.ts)', () => {
 
     assert.equal((await b.cli(['sync'])).code, 0);
     assertStoreEqualsTruth(b);
-  });
-
-  it('names a missing permission before any API call, and stops at once on a 403 from the API', async () => {
-    const b = await bed({ initialAlerts: 5 });
-    b.sim.identity.defaultUser.permissions = ['Machine.Read'];
-    await signedIn(b);
-    const result = await b.cli(['sync']);
-    assert.equal(result.code, 4);
-    assert.match(result.stderr, /cannot read alerts: the token lacks the permission Alert\.Read \(it carries: Machine\.Read\)/);
-    assert.equal(b.sim.api.requests.length, 0, 'no API call with a token that cannot read alerts');
-
-    // With the permission but without the Defender role, the API answers 403: not retried, the role is named.
-    b.sim.identity.defaultUser.permissions = ['Alert.Read'];
-    assert.equal((await b.cli(['logout'])).code, 0);
-    await signedIn(b);
-    b.sim.api.faults.push({ kind: 'status', status: 403, body: '{"error":{"code":"Forbidden","message":"The user does not have the required role"}}' });
-    const forbidden = await b.cli(['sync']);
-    assert.equal(forbidden.code, 4);
-    assert.match(forbidden.stderr, /refused access \(HTTP 403 Forbidden: The user does not have the required role\)\. The token carries Alert\.Read, so the signed-in user lacks a Defender role with "View Data"/);
-    assert.equal(b.sim.api.requests.length, 1, '403 is not retried');
   });
 });
