@@ -53,6 +53,20 @@ describe('which source a database syncs when source is not set', () => {
     assert.doesNotMatch(explicit.stderr, /source not set/);
     assert.deepEqual(pathsRead(b), ['/v1.0/security/alerts_v2']);
     assertStoreEqualsTruth(b, b.sim.api.truth(), 'graph');
+
+    // Unset again, the database keeps the source whose cursor moved last: Graph now.
+    b.sim.api.requests.length = 0;
+    const unset = await b.cli(['sync'], NO_SOURCE);
+    assert.equal(unset.code, 0, unset.stderr);
+    assert.match(unset.stderr, /source not set: using graph.*graph:alerts_v2/);
+    assert.deepEqual(pathsRead(b), ['/v1.0/security/alerts_v2']);
+  });
+
+  it('a database that only migrate created holds nothing to keep: it gets Graph', async () => {
+    const b = await createTestBed({}, NO_SOURCE);
+    assert.equal((await b.cli(['migrate'])).code, 0);
+    const status = await b.cli(['status']);
+    assert.match(status.stdout, /Source: graph .*not set: a new database/);
   });
 
   it('status says which source is used and why', async () => {
