@@ -18,7 +18,7 @@ async function handle(message: SimulatorCommand): Promise<unknown> {
     case 'start': {
       // Realistic history: 180 days (the API's retention), evidence expanded; the quotas lifted so that the
       // benchmark measures the work, not the waiting.
-      simulator = await startSimulator({ initialAlerts: message.alerts, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9 } });
+      simulator = await startSimulator({ initialAlerts: message.alerts, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9, graphCallsPerMinute: 1e9 } });
       return {
         tenantId: simulator.tenantId,
         clientId: simulator.clientId,

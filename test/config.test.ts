@@ -15,7 +15,7 @@ describe('configuration', () => {
   it('reads the example file, lets MDE_ALERT_SYNC_<KEY> override it, and derives endpoints from the cloud', () => {
     const file = path.join(dir, 'a.yaml');
     writeFileSync(file, `tenantId: ${TENANT}\nclientId: ${CLIENT}\ncloud: gcc-high\npageSize: 500\nseverityFilter: [High, Medium]\nlookback: 30d\n`);
-    const settings = loadSettings({ configPath: file, env: { MDE_ALERT_SYNC_PAGE_SIZE: '250', MDE_ALERT_SYNC_STATUS_FILTER: 'New,InProgress', MDE_ALERT_SYNC_TOKEN_CACHE_KEY: 'k'.repeat(20) }, needsIdentity: true });
+    const settings = loadSettings({ configPath: file, env: { MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_PAGE_SIZE: '250', MDE_ALERT_SYNC_STATUS_FILTER: 'New,InProgress', MDE_ALERT_SYNC_TOKEN_CACHE_KEY: 'k'.repeat(20) }, needsIdentity: true });
     assert.equal(settings.pageSize, 250);
     assert.deepEqual(settings.severityFilter, ['High', 'Medium']);
     assert.deepEqual(settings.statusFilter, ['New', 'InProgress']);
@@ -25,6 +25,7 @@ describe('configuration', () => {
     assert.equal(settings.scope, 'https://api-gov.securitycenter.microsoft.us/.default');
     const example = loadSettings({ configPath: 'config/mde-alert-sync.example.yaml', env: { MDE_ALERT_SYNC_TOKEN_CACHE_KEY: 'x'.repeat(32) }, needsIdentity: true });
     assert.equal(example.cloud, 'commercial');
+    assert.equal(example.source, 'graph', 'the example configuration reads Microsoft Graph');
   });
 
   it('names every bad key and why in one message', () => {

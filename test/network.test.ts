@@ -60,8 +60,14 @@ describe('network', () => {
       dod: ['https://login.microsoftonline.us', 'https://api-gov.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us/.default'],
     };
     for (const [cloud, [authority, api, scope]] of Object.entries(expected)) {
-      const settings = loadSettings({ env: { ...base, MDE_ALERT_SYNC_CLOUD: cloud }, needsIdentity: true });
+      const settings = loadSettings({ env: { ...base, MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_CLOUD: cloud }, needsIdentity: true });
       assert.deepEqual([settings.authorityHost, settings.apiBaseUrl, settings.scope], [authority, api, scope], cloud);
+    }
+    // With no source set (and no database yet), Graph: each cloud's Graph host.
+    const graphHosts = { commercial: 'https://graph.microsoft.com', gcc: 'https://graph.microsoft.com', 'gcc-high': 'https://graph.microsoft.us', dod: 'https://dod-graph.microsoft.us' };
+    for (const [cloud, host] of Object.entries(graphHosts)) {
+      const settings = loadSettings({ env: { ...base, MDE_ALERT_SYNC_CLOUD: cloud }, needsIdentity: true });
+      assert.deepEqual([settings.source, settings.authorityHost, settings.apiBaseUrl, settings.scope], ['graph', expected[cloud as keyof typeof expected][0], host, `${host}/.default`], cloud);
     }
     const geo = loadSettings({ env: { ...base, MDE_ALERT_SYNC_API_BASE_URL: 'https://eu.api.security.microsoft.com/' }, needsIdentity: true });
     assert.equal(geo.apiBaseUrl, 'https://eu.api.security.microsoft.com');

@@ -5,6 +5,7 @@ import { startHealthServer } from '../daemon/healthServer.js';
 import { onShutdownSignals } from '../daemon/signals.js';
 import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
 import type { Logger } from '../logger.js';
+import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
 
 export interface RunOptions {
@@ -20,7 +21,10 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
   const writer = openStoreAsWriter(settings, options.command, (error) => requestStop(error));
   const store = writer.store;
   const worker = createWorker(settings, logger);
-  const metrics = new WorkerMetrics(store.cursors, worker.client.profile.streamName(settings), worker.client.stats);
+  const { profile } = worker.client;
+  const metrics = new WorkerMetrics(store.cursors, profile.streamName(settings), worker.client.stats);
+  warnOfRetirement(profile.retirement, settings.authFlow === 'clientCredentials', logger);
+  if (profile.retirement) metrics.sourceRetires(profile.source, profile.retirement.atMs);
   const daemon: SyncDaemon = new SyncDaemon({
     settings,
     store,

@@ -1,6 +1,7 @@
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import { runSyncPass, type SyncPassResult } from '../sync/syncPass.js';
+import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
 
 export function describePass(result: SyncPassResult): string {
@@ -19,6 +20,7 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
   const writer = openStoreAsWriter(settings, 'sync', (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
   const store = writer.store;
   const worker = createWorker(settings, logger);
+  warnOfRetirement(worker.client.profile.retirement, settings.authFlow === 'clientCredentials', logger);
   try {
     const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger });
     print(`Synced as ${result.signedInUser}: ${describePass(result)}.`);

@@ -54,6 +54,18 @@ export type AlertSource = (typeof SOURCES)[number];
 /** Each API's maximum page size: "Maximum page size is 10,000" (Defender), $top up to 2,000 (Graph alerts_v2). */
 export const MAX_PAGE_SIZES: Record<AlertSource, number> = { defender: 10_000, graph: 2_000 };
 export const MAX_PAGE_SIZE = MAX_PAGE_SIZES.defender;
+/** A configuration that does not set `source`, for a database that holds nothing yet: Graph, the successor. */
+export const DEFAULT_SOURCE: AlertSource = 'graph';
+/**
+ * Each API's documented request limit, what the client stays under unless callsPerMinute / callsPerHour say
+ * less. Defender API: "100 calls per minute and 1,500 calls per hour" (learn.microsoft.com/defender-endpoint/
+ * api/get-alerts). Graph: security alert operations 150 requests a minute per app per tenant, no hourly limit
+ * (learn.microsoft.com/graph/throttling-limits, "Security detections and incidents service limits").
+ */
+export const CALL_QUOTAS: Record<AlertSource, { perMinute: number; perHour: number | undefined; what: string }> = {
+  defender: { perMinute: 100, perHour: 1500, what: "the Defender API's quota" },
+  graph: { perMinute: 150, perHour: undefined, what: "Microsoft Graph's limit for security alerts" },
+};
 /** Graph serviceSourceFilter default: the service this product is about. */
 export const DEFAULT_SERVICE_SOURCES = ['microsoftDefenderForEndpoint'];
 
@@ -105,7 +117,8 @@ const KEYS = {
   },
   clientId: { kind: 'string', schema: z.string().trim().regex(GUID, 'must be the application (client) GUID of the app registration').optional() },
   cloud: { kind: 'string', schema: z.enum(CLOUDS, { error: `must be one of ${CLOUDS.join(', ')}` }).default('commercial') },
-  source: { kind: 'string', schema: z.enum(SOURCES, { error: `must be one of ${SOURCES.join(', ')}` }).default('defender') },
+  // Not set: the source the database already syncs, else DEFAULT_SOURCE (see chooseSource).
+  source: { kind: 'string', schema: z.enum(SOURCES, { error: `must be one of ${SOURCES.join(', ')}` }).optional() },
   authorityUrl: { kind: 'string', schema: httpsUrl.optional() },
   apiBaseUrl: { kind: 'string', schema: httpsUrl.optional() },
   scope: { kind: 'string', schema: z.string().trim().regex(/^https:\/\/\S+\/\.default$/, 'must look like https://<resource>/.default').optional() },
@@ -145,8 +158,9 @@ const KEYS = {
   retryMinDelay: { kind: 'duration', schema: duration('retryMinDelay', { min: 1, max: 600_000 }).default(1000) },
   retryMaxDelay: { kind: 'duration', schema: duration('retryMaxDelay', { min: 1, max: 3_600_000 }).default(60_000) },
   maxRetryAfter: { kind: 'duration', schema: duration('maxRetryAfter', { min: 0, max: 3_600_000 }).default(300_000) },
-  callsPerMinute: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(100, 'must be at most 100 (the API quota)').default(100) },
-  callsPerHour: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(1500, 'must be at most 1500 (the API quota)').default(1500) },
+  // Not set: the source's CALL_QUOTAS; set, at most that (checked once the source is known).
+  callsPerMinute: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').optional() },
+  callsPerHour: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').optional() },
   schedule: {
     kind: 'string',
     schema: z.string().trim().refine((v) => cron.validate(v), 'must be a cron expression such as "*/5 * * * *" (minute hour day month weekday, optional seconds first)').default('*/5 * * * *'),
@@ -168,8 +182,19 @@ const settingsSchema = z
 
 type RawSettings = z.output<typeof settingsSchema>;
 
-export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize'> {
+/** Which API the alerts are read from, and why: the configuration, the database, or the default. */
+export interface SourceChoice {
+  source: AlertSource;
+  /** Set by the configuration (file, environment, or the program itself). */
+  explicit: boolean;
+  /** Why, for the log and `status`. */
+  reason: string;
+}
+
+export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize' | 'source'> {
   cloud: Cloud;
+  source: AlertSource;
+  sourceChoice: SourceChoice;
   pageSize: number;
   /** Authority host (scheme and host, no tenant) that MSAL signs in against. */
   authorityHost: string;
@@ -243,6 +268,28 @@ export interface LoadOptions {
   needsIdentity?: boolean;
   /** Values set by the program itself (the demo), below the file and environment. */
   defaults?: Partial<Record<ConfigKey, unknown>>;
+  /**
+   * With no `source` set: the source an existing database at this path already syncs (and why), if any.
+   * Injected by the CLI, which reads the store; the configuration does not depend on it.
+   */
+  sourceInDatabase?: (databasePath: string) => Omit<SourceChoice, 'explicit'> | undefined;
+}
+
+function chooseSource(raw: RawSettings, origin: string | undefined, inDatabase: LoadOptions['sourceInDatabase']): SourceChoice {
+  if (raw.source) return { source: raw.source, explicit: true, reason: origin ? `set ${origin}` : 'set by the program' };
+  const stored = inDatabase?.(path.resolve(raw.databasePath));
+  if (stored) return { ...stored, explicit: false };
+  return { source: DEFAULT_SOURCE, explicit: false, reason: 'a new database (no cursor, no alerts yet) syncs Microsoft Graph' };
+}
+
+/** callsPerMinute / callsPerHour may lower the source's documented quota, never raise it. */
+function quotaProblems(raw: RawSettings, source: AlertSource, origin: Record<string, string>): string[] {
+  const quota = CALL_QUOTAS[source];
+  // Without an hourly quota, the minute's limit over an hour is the most that can happen anyway.
+  const limits = { callsPerMinute: quota.perMinute, callsPerHour: quota.perHour ?? quota.perMinute * 60 };
+  return (['callsPerMinute', 'callsPerHour'] as const)
+    .filter((key) => raw[key] !== undefined && raw[key] > limits[key])
+    .map((key) => `${key}${origin[key] ? ` (${origin[key]})` : ''}: must be at most ${limits[key]} with source ${source} (${quota.what}: ${quota.perMinute} a minute${quota.perHour ? `, ${quota.perHour} an hour` : ', no hourly limit'})`);
 }
 
 export function loadSettings(options: LoadOptions = {}): Settings {
@@ -311,7 +358,9 @@ export function loadSettings(options: LoadOptions = {}): Settings {
       problems.push(`${TOKEN_CACHE_KEY_ENV}: the token cache is encrypted at rest and needs a key: set ${TOKEN_CACHE_KEY_ENV} (e.g. from "openssl rand -base64 32") or tokenCacheKeyFile; or set plaintextTokenCache: true to keep it unencrypted (not recommended)`);
     }
   }
-  if (result.success && result.data.source === 'graph') {
+  const choice = result.success ? chooseSource(result.data, origin.source, options.sourceInDatabase) : undefined;
+  if (result.success && choice) problems.push(...quotaProblems(result.data, choice.source, origin));
+  if (result.success && choice?.source === 'graph') {
     const { pageSize, detectionSourceFilter } = result.data;
     if (pageSize !== undefined && pageSize > MAX_PAGE_SIZES.graph) problems.push(`pageSize: must be at most ${MAX_PAGE_SIZES.graph} with source graph (the largest $top Graph alerts_v2 accepts)`);
     if (detectionSourceFilter.length > 0) problems.push('detectionSourceFilter: Graph alerts_v2 cannot filter on detectionSource; with source graph use serviceSourceFilter, or remove it');
@@ -319,10 +368,10 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   if (result.success && result.data.retryMinDelay > result.data.retryMaxDelay) {
     problems.push('retryMinDelay: must not be larger than retryMaxDelay');
   }
-  if (problems.length > 0 || !result.success) {
+  if (problems.length > 0 || !result.success || !choice) {
     throw new ConfigurationError(`Invalid configuration${file ? ` (${file})` : ''}; nothing was done:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return resolveSettings(result.data, env);
+  return resolveSettings(result.data, choice, env);
 }
 
 /** A secret from its environment variable, else from its file. */
@@ -332,16 +381,19 @@ function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefin
   return file ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
-function resolveSettings(raw: RawSettings, env: NodeJS.ProcessEnv): Settings {
+function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: NodeJS.ProcessEnv): Settings {
   const cloud = CLOUD_ENDPOINTS[raw.cloud];
   const databasePath = path.resolve(raw.databasePath);
+  const { source } = sourceChoice;
   return {
     ...raw,
+    source,
+    sourceChoice,
     databasePath,
     authorityHost: raw.authorityUrl ?? cloud.authorityHost,
-    apiBaseUrl: raw.apiBaseUrl ?? (raw.source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl),
-    scope: raw.scope ?? (raw.source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope),
-    pageSize: raw.pageSize ?? MAX_PAGE_SIZES[raw.source],
+    apiBaseUrl: raw.apiBaseUrl ?? (source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl),
+    scope: raw.scope ?? (source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope),
+    pageSize: raw.pageSize ?? MAX_PAGE_SIZES[source],
     // "all" lifts the filter: every service that raises alerts.
     serviceSourceFilter: raw.serviceSourceFilter.some((value) => value.toLowerCase() === 'all') ? [] : raw.serviceSourceFilter,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,

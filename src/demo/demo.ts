@@ -27,7 +27,7 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
   const directory = path.resolve(options.directory);
   mkdirSync(directory, { recursive: true });
   const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000 });
-  print(`Simulator (Entra ID + Defender for Endpoint API) listening at ${simulator.url}`);
+  print(`Simulator (Entra ID + Microsoft Graph security alerts_v2) listening at ${simulator.url}`);
   // The demo ignores MDE_ALERT_SYNC_* variables and config files: it must not touch a real tenant's setup.
   const settings = loadSettings({
     // A throwaway key: the demo's token cache is encrypted like a real one, and lives as long as the demo.
@@ -38,6 +38,7 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
       authorityUrl: simulator.authorityUrl,
       apiBaseUrl: simulator.apiBaseUrl,
       caFile: simulator.writeCaFile(path.join(directory, 'simulator-ca.pem')),
+      source: 'graph',
       databasePath: path.join(directory, 'alerts.db'),
       tokenCachePath: path.join(directory, 'token-cache.json'),
       lookback: '30d',
