@@ -1,8 +1,9 @@
 // The command line as an operator meets it: help, status, migrate, demo, and data that is not an alert.
 import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, waitFor } from './support/harness.js';
+import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, waitFor, type TestBed } from './support/harness.js';
 
 const env = { PATH: process.env.PATH ?? '' };
 
@@ -90,5 +91,59 @@ describe('command line', () => {
     assert.equal(result.code, 5);
     assert.match(result.stderr, /schema version 7, newer than this mde-alert-sync knows \(5\)\. Upgrade mde-alert-sync; the database was not changed/);
     assert.equal(bed.sim.api.requests.length, 0);
+  });
+});
+
+const NOBODY = '65534';
+const NO_STACK = /\n\s+at /;
+
+/** `status` as a user who may only read the bed's directory and database (nobody; the tests run as root). */
+function statusAsReader(bed: TestBed) {
+  chmodSync(bed.dir, 0o755);
+  chmodSync(bed.dbPath, 0o644);
+  return runProcess('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, CLI, 'status'], bed.env, bed.dir).done;
+}
+
+describe('status on a database it cannot read as usual', () => {
+  it('a file that is not SQLite, a truncated and a damaged database: exit 5 with what to do, never "please report it"', async () => {
+    const bed = await createTestBed({ initialAlerts: 300 });
+    await signedIn(bed);
+    assert.equal((await bed.cli(['sync'])).code, 0);
+    const good = readFileSync(bed.dbPath);
+    const damaged = Buffer.from(good);
+    damaged.fill(0x5a, 4096, good.length); // every page after the first overwritten
+    for (const [name, write, message] of [
+      ['not SQLite', () => writeFileSync(bed.dbPath, 'alerts,exported,as,csv\n1,2,3,4\n'), /the file is not a SQLite database: point databasePath elsewhere/],
+      ['truncated', () => truncateSync(bed.dbPath, 8192), /the file is damaged: restore it from a backup or start a new one/],
+      ['damaged', () => writeFileSync(bed.dbPath, damaged), /the file is damaged: restore it from a backup or start a new one/],
+    ] as const) {
+      writeFileSync(bed.dbPath, good);
+      write();
+      const status = await bed.cli(['status']);
+      assert.equal(status.code, 5, `${name}: ${status.stderr}`);
+      assert.match(status.stderr, new RegExp(`mde-alert-sync: Database ${bed.dbPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `), name);
+      assert.match(status.stderr, message, name);
+      assert.doesNotMatch(status.stderr, /unexpected error|please report/i, name);
+      assert.doesNotMatch(status.stderr, NO_STACK, name);
+    }
+  });
+
+  it('a user who may only read: status works while the worker runs; otherwise exit 5 saying what SQLite needs', async () => {
+    const bed = await createTestBed({ initialAlerts: 30 });
+    await signedIn(bed);
+    assert.equal((await bed.cli(['sync'])).code, 0);
+    const alone = await statusAsReader(bed);
+    assert.equal(alone.code, 5, alone.stderr);
+    assert.match(alone.stderr, /mde-alert-sync: Database .*alerts\.db: this user may read it but not create .*alerts\.db-shm in .* which SQLite needs to read a WAL database that no process has open\. Run status while the worker runs, as the worker's user, or with write access to that directory/);
+    assert.doesNotMatch(alone.stderr, /unexpected error|please report|attempt to write/i);
+
+    const worker = bed.spawnCli(['run'], { MDE_ALERT_SYNC_SCHEDULE: '0 0 1 1 *' });
+    await waitFor('the first pass', () => /sync pass finished/.test(worker.output().stdout));
+    const beside = await statusAsReader(bed);
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.done).code, 0);
+    assert.equal(beside.code, 0, beside.stderr);
+    assert.match(beside.stdout, /30 alerts/);
+    assert.match(beside.stdout, /#\d+ .* success/);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CONFIG_KEYS, envName, loadSettings, maxResponseMegabytes } from '../src/config/settings.js';
@@ -10,6 +11,16 @@ const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT = '66666666-7777-8888-9999-000000000000';
 const dir = tempDir('config-');
 after(() => undefined);
+
+function messageOf(action: () => unknown): string {
+  try {
+    action();
+  } catch (error) {
+    assert.ok(error instanceof ConfigurationError, String(error));
+    return error.message;
+  }
+  assert.fail('no ConfigurationError');
+}
 
 describe('configuration', () => {
   it('reads the example file, lets MDE_ALERT_SYNC_<KEY> override it, and derives endpoints from the cloud', () => {
@@ -82,6 +93,48 @@ describe('configuration', () => {
     const list = path.join(dir, 'list.yaml');
     writeFileSync(list, '- a\n- b\n');
     assert.throws(() => loadSettings({ configPath: list, env: {} }), /must hold "key: value" lines, not a list/);
+  });
+
+  it('reports keys named like JavaScript object properties (constructor, toString, __proto__) as unknown keys', () => {
+    const file = path.join(dir, 'prototype.yaml');
+    writeFileSync(file, 'constructor: 1\ntoString: x\n__proto__: {pageSize: 5}\nhasOwnProperty: 2\n');
+    const message = messageOf(() => loadSettings({ configPath: file, env: {} }));
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) assert.match(message, new RegExp(`- ${key} \\(in .*\\): unknown key$`, 'm'));
+    assert.doesNotMatch(message, /native code|\[object Object\]|secrets are never read/);
+  });
+
+  it('refuses a configuration file that is not a regular file, or larger than 1 MiB, without reading it whole', () => {
+    assert.throws(() => loadSettings({ configPath: '/dev/zero', env: {} }), /The configuration file \/dev\/zero is not a regular file \(a character device\): give the path of a YAML file/);
+    assert.throws(() => loadSettings({ configPath: dir, env: {} }), /is not a regular file \(a directory\)/);
+    const large = path.join(dir, 'large.yaml');
+    writeFileSync(large, `# ${'x'.repeat(1_048_576)}\n`);
+    assert.throws(() => loadSettings({ configPath: large, env: {} }), /The configuration file .*large\.yaml is larger than 1 MiB: it is not a configuration file/);
+  });
+
+  it('expands ~/ in databasePath and tokenCachePath to the home directory, and refuses ~user', () => {
+    const settings = loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~/alerts.db', MDE_ALERT_SYNC_TOKEN_CACHE_PATH: '~/cache/token.json' } });
+    assert.equal(settings.databasePath, path.join(homedir(), 'alerts.db'));
+    assert.equal(settings.tokenCachePath, path.join(homedir(), 'cache', 'token.json'));
+    assert.equal(loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~/x/a.db' } }).tokenCachePath, path.join(homedir(), 'x', 'token-cache.json'));
+    assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~bob/alerts.db' } }), /databasePath \(from MDE_ALERT_SYNC_DATABASE_PATH\): only "~\/" \(your home directory\) is expanded: write the path of ~bob out in full/);
+  });
+
+  it('refuses a databasePath that exists but is not a regular file', () => {
+    assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '/dev/null' } }), /databasePath \(from MDE_ALERT_SYNC_DATABASE_PATH\): \/dev\/null is a character device, not a database file: give the path of a SQLite file \(or of one to create\)/);
+    const folder = path.join(dir, 'a-directory');
+    mkdirSync(folder, { recursive: true });
+    assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: folder } }), /databasePath .*: .*a-directory is a directory, not a database file/);
+  });
+
+  it('states duration ranges in whole units', () => {
+    assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_REQUEST_TIMEOUT: '2h' } }), /requestTimeout \(from MDE_ALERT_SYNC_REQUEST_TIMEOUT\): requestTimeout must be between 100ms and 1h$/m);
+    assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_LOOKBACK: '400d' } }), /lookback must be between 1m and 365d/);
+  });
+
+  it('refuses a caFile whose certificate blocks cannot be parsed', () => {
+    const garbled = path.join(dir, 'garbled-ca.pem');
+    writeFileSync(garbled, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+    assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_CA_FILE: garbled } }), /caFile \(from MDE_ALERT_SYNC_CA_FILE\): .*garbled-ca\.pem: certificate 1 of 1 cannot be parsed \(.*\): give the PEM certificate of the CA/);
   });
 
   it('caps a response at a quarter of the heap limit unless maxResponseMegabytes is set', () => {

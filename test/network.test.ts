@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadSettings } from '../src/config/settings.js';
-import { assertStoreEqualsTruth, createTestBed } from './support/harness.js';
+import { selfSignedCertificate } from '../src/simulator/certificate.js';
+import { assertStoreEqualsTruth, CLI, createTestBed, runProcess } from './support/harness.js';
 
 const servers: Server[] = [];
 after(() => {
@@ -49,6 +52,32 @@ describe('network', () => {
     const before = proxy.tunnels.length;
     assert.equal((await b.cli(['sync'], { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' })).code, 0);
     assert.equal(proxy.tunnels.length, before);
+  });
+
+  it('a certificate the identity provider presents that is not trusted: login, sync and token say which TLS check failed and what to set', async () => {
+    const b = await createTestBed({ initialAlerts: 5 });
+    const otherCa = path.join(b.dir, 'other-ca.pem');
+    writeFileSync(otherCa, (await selfSignedCertificate()).cert);
+    const { MDE_ALERT_SYNC_CA_FILE: _ca, ...withoutCaFile } = b.env;
+    const authority = new URL(b.sim.url).origin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    const untrusted = new RegExp(`could not reach the identity provider at ${authority}: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN): .*; the server's certificate is not signed by a CA this machine trusts: if a proxy inspects TLS, set caFile to the PEM certificate of its CA`);
+    const wrongCa = { MDE_ALERT_SYNC_CA_FILE: otherCa };
+    const noCaLogin = await runProcess(process.execPath, [CLI, 'login'], withoutCaFile, b.dir).done;
+    const wrongCaLogin = await b.cli(['login'], wrongCa);
+    for (const [name, result] of [['login without caFile', noCaLogin], ['login with another caFile', wrongCaLogin]] as const) {
+      assert.equal(result.code, 3, `${name}: ${result.stderr}`);
+      assert.match(result.stderr, /mde-alert-sync: Sign-in did not complete: endpoints_resolution_error: could not reach/, name);
+      assert.match(result.stderr, untrusted, name);
+      assert.doesNotMatch(result.stderr, /aka\.ms\/msal/, name);
+    }
+    assert.equal((await b.cli(['login'])).code, 0);
+    for (const command of ['sync', 'token']) {
+      const result = await b.cli([command], wrongCa);
+      assert.equal(result.code, 1, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /mde-alert-sync: Could not refresh the access token: endpoints_resolution_error: could not reach/, command);
+      assert.match(result.stderr, untrusted, command);
+    }
+    assert.equal(b.sim.api.requests.length, 0);
   });
 
   it('selects the authority, API host and scope of each cloud from one value', () => {

@@ -1,7 +1,7 @@
 // `mde-alert-sync run`: the scheduled worker, with health and metrics, until SIGTERM / SIGINT.
 import type { Settings } from '../config/settings.js';
 import { WorkerMetrics } from '../daemon/metrics.js';
-import { startHealthServer } from '../daemon/healthServer.js';
+import { startHealthServer, type HealthServer } from '../daemon/healthServer.js';
 import { onShutdownSignals } from '../daemon/signals.js';
 import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
 import type { Logger } from '../logger.js';
@@ -37,7 +37,15 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
       if (options.stopAfterPasses !== undefined && daemon.passes >= options.stopAfterPasses) requestStop('passes');
     },
   });
-  const health = settings.healthPort === undefined ? undefined : await startHealthServer(settings.healthHost, settings.healthPort, () => daemon.health(), () => metrics.text());
+  let health: HealthServer | undefined;
+  try {
+    health = settings.healthPort === undefined ? undefined : await startHealthServer(settings.healthHost, settings.healthPort, () => daemon.health(), () => metrics.text());
+  } catch (error) {
+    // Nothing ran yet: give the lease back, so that the corrected worker (or a sync) can start at once.
+    writer.close();
+    await worker.close();
+    throw error;
+  }
   if (health) logger.info({ url: health.url }, 'health endpoints listening: /livez /readyz /metrics');
   const removeSignalHandlers = onShutdownSignals((signal) => requestStop(signal));
   daemon.start();

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { summarizeTokenCache, type TokenCacheSummary } from '../auth/tokenCacheSummary.js';
 import type { Settings } from '../config/settings.js';
-import { openDatabase } from '../store/database.js';
+import { StoreError } from '../errors.js';
+import { openDatabase, storeError } from '../store/database.js';
 import { storeStatus, type StoreStatus } from '../store/statusReport.js';
 import { callQuotaFor, type CallQuota } from '../alertsApi/callQuota.js';
 import { retirementSummary, switchToGraphSteps } from '../alertsApi/retirement.js';
@@ -44,6 +46,8 @@ export function collectStatus(settings: Settings): StatusReport {
   const db = openDatabase(settings.databasePath, { readonly: true });
   try {
     return { database: settings.databasePath, source, store: storeStatus(db), token };
+  } catch (error) {
+    throw readError(error, settings.databasePath);
   } finally {
     db.close();
   }
@@ -57,6 +61,19 @@ function formatSource({ source, api, explicit, reason, quota, retirement }: Sour
   ];
   if (retirement) lines.push(`  retiring: ${retirement.summary}. Switch to Microsoft Graph before then:`, ...retirement.switchSteps.map((step, i) => `    ${i + 1}. ${step}`));
   return lines;
+}
+
+/** SQLite reads a file lazily: a damaged file, or a WAL index it may not create, shows at the first query. */
+function readError(error: unknown, file: string): StoreError {
+  // With no process holding the database open its -shm is gone, and a reader must create it beside the file.
+  if ((error as { code?: string }).code === 'SQLITE_READONLY_DIRECTORY') {
+    return new StoreError(
+      `Database ${file}: this user may read it but not create ${file}-shm in ${path.dirname(file)}, which SQLite needs to read a WAL database that no process has open. ` +
+        "Run status while the worker runs, as the worker's user, or with write access to that directory.",
+      { cause: error },
+    );
+  }
+  return storeError(error, file);
 }
 
 function age(iso: string | null, nowMs: number): string {

@@ -2,13 +2,15 @@
 // variables (which win), validated as a whole so that one message names every bad key.
 import { getHeapStatistics } from 'node:v8';
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigurationError, errorMessage } from '../errors.js';
 import { CLOUD_ENDPOINTS, CLOUDS, type Cloud } from './clouds.js';
-import { parseDuration } from './durations.js';
+import { formatDuration, parseDuration } from './durations.js';
+import { databasePathProblem, expandHome, LocalFileError, MAX_CONFIG_FILE_BYTES, readBoundedText } from './localFiles.js';
 
 export const ENV_PREFIX = 'MDE_ALERT_SYNC_';
 export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
@@ -34,9 +36,10 @@ function fileWhose(problem: (contents: string, file: string) => string | undefin
     .superRefine((file, ctx) => {
       let contents: string;
       try {
-        contents = readFileSync(file, 'utf8');
+        contents = readBoundedText(file);
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})${unreadableHint}` });
+        const why = error instanceof LocalFileError ? `${file} ${error.message}` : `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
+        ctx.addIssue({ code: 'custom', message: `${why}${unreadableHint}` });
         return;
       }
       const message = problem(contents, file);
@@ -81,7 +84,7 @@ function duration(name: string, { min, max }: { min: number; max: number }) {
       return z.NEVER;
     }
     if (ms < min || ms > max) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be between ${min} ms and ${max / 86_400_000} days` });
+      ctx.addIssue({ code: 'custom', message: `${name} must be between ${formatDuration(min)} and ${formatDuration(max)}` });
       return z.NEVER;
     }
     return ms;
@@ -100,10 +103,44 @@ const httpsUrl = z
   }, 'must be an https:// URL')
   .transform((value) => value.replace(/\/+$/, ''));
 
-const pemFile = fileWhose(
-  (contents, file) => (contents.includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks`),
-  ': give the path of a readable PEM file',
-);
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** A CA file must hold certificates Node can parse: TLS would otherwise fail later, on every connection. */
+function caFileProblem(contents: string, file: string): string | undefined {
+  const blocks = contents.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks`;
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `${file}: certificate ${index + 1} of ${blocks.length} cannot be parsed (${errorMessage(error).split('\n')[0]}): give the PEM certificate of the CA that signs the servers' certificates`;
+    }
+  }
+  return undefined;
+}
+
+const pemFile = fileWhose(caFileProblem, ': give the path of a readable PEM file');
+
+/** A path the worker creates files at: `~/` is the home directory; an existing one must be a regular file. */
+function localPath(options: { mustBeFile?: boolean } = {}) {
+  return z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .transform((value, ctx) => {
+      const expanded = expandHome(value);
+      if (expanded === undefined) {
+        ctx.addIssue({ code: 'custom', message: `only "~/" (your home directory) is expanded: write the path of ${value.split('/')[0]} out in full` });
+        return z.NEVER;
+      }
+      const problem = options.mustBeFile ? databasePathProblem(expanded) : undefined;
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      return expanded;
+    });
+}
 
 function enumList<T extends readonly [string, ...string[]]>(values: T) {
   return z.array(z.enum(values, { error: (issue) => `unknown value ${JSON.stringify(issue.input)}: use one of ${values.join(', ')}` }));
@@ -123,8 +160,8 @@ const KEYS = {
   apiBaseUrl: { kind: 'string', schema: httpsUrl.optional() },
   scope: { kind: 'string', schema: z.string().trim().regex(/^https:\/\/\S+\/\.default$/, 'must look like https://<resource>/.default').optional() },
   caFile: { kind: 'string', schema: pemFile.optional() },
-  databasePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').default('data/mde-alerts.db') },
-  tokenCachePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').optional() },
+  databasePath: { kind: 'string', schema: localPath({ mustBeFile: true }).default('data/mde-alerts.db') },
+  tokenCachePath: { kind: 'string', schema: localPath().optional() },
   tokenCacheKeyFile: {
     kind: 'string',
     schema: fileWhose((contents, file) =>
@@ -238,8 +275,12 @@ function fromFileValue(kind: KeyKind, value: unknown): unknown {
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, MAX_CONFIG_FILE_BYTES);
   } catch (error) {
+    if (error instanceof LocalFileError) {
+      const what = error.code === 'TOO_LARGE' ? 'it is not a configuration file' : 'give the path of a YAML file';
+      throw new ConfigurationError(`The configuration file ${file} ${error.message}: ${what} with --config or ${CONFIG_PATH_ENV}.`);
+    }
     throw new ConfigurationError(`Cannot read the configuration file ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}). Check the path given by --config or ${CONFIG_PATH_ENV}.`);
   }
   let parsed: unknown;
@@ -296,16 +337,17 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   const env = options.env ?? process.env;
   const file = options.configPath ?? env[CONFIG_PATH_ENV];
   const problems: string[] = [];
-  const merged: Record<string, unknown> = { ...options.defaults };
-  const origin: Record<string, string> = {};
+  // Null-prototype maps and Object.hasOwn: a key such as "constructor" or "__proto__" is a name like any other.
+  const merged: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, options.defaults);
+  const origin: Record<string, string> = Object.create(null) as Record<string, string>;
 
   if (file) {
     for (const [key, value] of Object.entries(readConfigFile(file))) {
-      if (key in SECRETS_IN_FILE) {
+      if (Object.hasOwn(SECRETS_IN_FILE, key)) {
         problems.push(`${key} (in ${file}): secrets are never read from the configuration file; use ${SECRETS_IN_FILE[key]}`);
         continue;
       }
-      if (!(key in KEYS)) {
+      if (!Object.hasOwn(KEYS, key)) {
         const suggestion = closestKey(key);
         problems.push(`${key} (in ${file}): unknown key${suggestion ? `; did you mean ${suggestion}?` : ''}`);
         continue;

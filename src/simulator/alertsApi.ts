@@ -21,6 +21,8 @@ export type ApiFault =
   | { kind: 'noDate' }
   /** Items that are not valid alerts, appended to an otherwise correct answer. */
   | { kind: 'extraItems'; items: unknown[] }
+  /** Items given as JSON text, appended the same way: for JSON that JSON.stringify cannot write (6,000 levels deep). */
+  | { kind: 'extraRawItems'; texts: string[] }
   /**
    * The answer holds only its first `pageSize` alerts and an @odata.nextLink to the rest (the real API may add
    * one; the reference says follow it, never depend on it). `host` points the link elsewhere; `loop` makes
@@ -279,7 +281,7 @@ export class AlertsApi {
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'nextLink'].includes(fault.kind)) {
+    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'extraRawItems', 'nextLink'].includes(fault.kind)) {
       record.fault = fault.kind;
       await this.applyFault(fault, response, record);
       return true;
@@ -360,7 +362,8 @@ export class AlertsApi {
       }
       if (fault.loop || value.length < page.length) nextLink = next.toString();
     }
-    const text = JSON.stringify({ '@odata.context': dialect.context, value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
+    let text = JSON.stringify({ '@odata.context': dialect.context, value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
+    if (fault?.kind === 'extraRawItems') text = withRawItems(text, value.length, fault.texts);
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'noDate') {
       response.removeHeader('date');
@@ -428,4 +431,13 @@ function pickSome<T>(items: T[], count: number, random: () => number): T[] {
     [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy.slice(0, count);
+}
+
+/** The answer's text with `texts` appended to its "value" list (which holds `count` items, written last but one). */
+function withRawItems(answer: string, count: number, texts: string[]): string {
+  const marker = '"value":[';
+  const start = answer.indexOf(marker) + marker.length;
+  // The list ends where its items do: find it by parsing back what JSON.stringify wrote.
+  const end = start + JSON.stringify((JSON.parse(answer) as { value: unknown[] }).value).length - 2;
+  return `${answer.slice(0, end)}${count > 0 ? ',' : ''}${texts.join(',')}${answer.slice(end)}`;
 }
