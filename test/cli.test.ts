@@ -1,6 +1,6 @@
 // The command line as an operator meets it: help, status, migrate, demo, and data that is not an alert.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -108,6 +108,14 @@ describe('command line', () => {
     assert.equal(foreignCache.code, 2, foreignCache.stdout);
     assert.match(foreignCache.stderr, /token-cache\.json is not a token cache the demo wrote/);
     assert.deepEqual(snapshot(dir), before);
+    // A link in its place (to where a real setup's database would go) is not followed.
+    rmSync(path.join(dir, 'token-cache.json'));
+    const elsewhere = path.join(tempDir('real-'), 'alerts.db');
+    symlinkSync(elsewhere, path.join(dir, 'alerts.db'));
+    const linked = await demo(dir, '--passes', '1');
+    assert.equal(linked.code, 2, linked.stdout);
+    assert.match(linked.stderr, /alerts\.db is a symbolic link/);
+    assert.equal(existsSync(elsewhere), false);
   });
 
   it('migrate creates the schema, status reports runs, cursor, counts and the session without secrets', async () => {

@@ -2,7 +2,7 @@
 // directory holding that marker, and only with a database and a token cache the demo made: a real database
 // or token cache (the same names a real setup uses) is never opened, changed or deleted. Everything is
 // checked before anything is written, so a refusal leaves the directory as it was.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { sealedSalt, sealTokenCache } from '../auth/tokenCacheCipher.js';
@@ -86,6 +86,10 @@ function readMarker(file: string): Partial<Marker> {
 }
 
 function refuseForeignDatabase(file: string): void {
+  // A link could lead SQLite to create or open a file elsewhere, a real setup's path among them.
+  if (lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new ConfigurationError(`${file} is a symbolic link: the demo works only with a database it created in its directory. Pick another --dir, or remove the link. ${NOTHING_CHANGED}`);
+  }
   const header = Buffer.alloc(72);
   let length: number;
   try {
