@@ -116,7 +116,7 @@ program
 program
   .command('demo')
   .description('run the product against the built-in simulator: sign in, then the worker while alerts change (Ctrl-C stops)')
-  .option('--dir <directory>', 'where the demo database and token cache go', 'mde-alert-sync-demo')
+  .option('--dir <directory>', 'where the demo database and token cache go: a new or empty directory, or one an earlier demo made (others are refused)', 'mde-alert-sync-demo')
   .option('--alerts <count>', 'alerts in the simulated tenant', positiveInteger, 300)
   .option('--interval <seconds>', 'seconds between passes', positiveInteger, 5)
   .option('--passes <count>', 'stop by itself after this many passes', positiveInteger)

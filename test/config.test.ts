@@ -154,6 +154,31 @@ describe('configuration', () => {
     }
   });
 
+  it('never prints the value of a variable that names a secret file (a secret pasted there by mistake), from the environment or the file', async () => {
+    const emptyFile = path.join(dir, 'empty-secret-file');
+    writeFileSync(emptyFile, '');
+    for (const key of ['tokenCacheKeyFile', 'passwordFile', 'clientSecretFile', 'clientCertificateFile'] as const) {
+      for (const where of ['environment', 'file'] as const) {
+        for (const value of [`Sup3r~Secr3t.Value_${key}_xyz`, emptyFile]) {
+          const env: Record<string, string> = { PATH: process.env.PATH ?? '', MDE_ALERT_SYNC_DATABASE_PATH: path.join(dir, 'never.db') };
+          const args = ['status'];
+          if (where === 'environment') env[envName(key)] = value;
+          else {
+            const file = path.join(dir, `secret-in-${key}.yaml`);
+            writeFileSync(file, `${key}: ${JSON.stringify(value)}\n`);
+            args.unshift('--config', file);
+          }
+          const result = await runProcess(process.execPath, [CLI, ...args], env).done;
+          const what = `${key} from the ${where}, ${value === emptyFile ? 'an empty file' : 'a pasted secret'}`;
+          assert.equal(result.code, 2, what);
+          assert.ok(!`${result.stdout}${result.stderr}`.includes(value), `${what}: the value was printed: ${result.stderr}`);
+          assert.match(result.stderr, where === 'environment' ? new RegExp(`${key} \\(from ${envName(key)}\\): the file it names`) : new RegExp(`${key} \\(in .*\\): the file it names`), what);
+          if (value !== emptyFile) assert.match(result.stderr, /cannot be read \(ENOENT\): it must hold the path of a file containing the .*, not the .* itself/, what);
+        }
+      }
+    }
+  });
+
   it('the CLI stops on bad configuration with exit 2, no stack trace, and writes nothing', async () => {
     const database = path.join(dir, 'never.db');
     const result = await runProcess(process.execPath, [CLI, 'sync'], {

@@ -47,7 +47,30 @@ function fileWhose(problem: (contents: string, file: string) => string | undefin
     });
 }
 
-const nonEmptyFile = (what: string) => fileWhose((contents, file) => (contents.trim() === '' ? `${file} is empty: it must hold ${what}` : undefined));
+/**
+ * A key that names the file holding a secret. Its value is never printed: a secret pasted into it by mistake
+ * would reach the logs. Messages name the key (and where it was set) instead, and `problem` describes the
+ * contents without quoting them.
+ */
+function secretFile(holds: string, itself: string, problem: (contents: string) => string | undefined) {
+  return z
+    .string()
+    .min(1)
+    .superRefine((file, ctx) => {
+      let contents: string;
+      try {
+        contents = readFileSync(file, 'utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        ctx.addIssue({ code: 'custom', message: `the file it names cannot be read (${code}): it must hold the path of a file containing ${holds}, not ${itself} itself` });
+        return;
+      }
+      const message = problem(contents);
+      if (message) ctx.addIssue({ code: 'custom', message: `the file it names ${message}` });
+    });
+}
+
+const nonEmptySecretFile = (what: string) => secretFile(what, what, (contents) => (contents.trim() === '' ? `is empty: it must hold ${what}` : undefined));
 
 export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
 export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
@@ -164,19 +187,19 @@ const KEYS = {
   tokenCachePath: { kind: 'string', schema: localPath().optional() },
   tokenCacheKeyFile: {
     kind: 'string',
-    schema: fileWhose((contents, file) =>
-      contents.trim().length < MIN_KEY_LENGTH ? `${file} must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` : undefined,
+    schema: secretFile('the token cache key', 'the key', (contents) =>
+      contents.trim().length < MIN_KEY_LENGTH ? `must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` : undefined,
     ).optional(),
   },
   plaintextTokenCache: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(false) },
   authFlow: { kind: 'string', schema: z.enum(AUTH_FLOWS, { error: `must be one of ${AUTH_FLOWS.join(', ')}` }).default('deviceCode') },
   username: { kind: 'string', schema: z.string().trim().min(3, 'must be the user principal name').optional() },
-  passwordFile: { kind: 'string', schema: nonEmptyFile('the password').optional() },
-  clientSecretFile: { kind: 'string', schema: nonEmptyFile('the client secret').optional() },
+  passwordFile: { kind: 'string', schema: nonEmptySecretFile('the password').optional() },
+  clientSecretFile: { kind: 'string', schema: nonEmptySecretFile('the client secret').optional() },
   clientCertificateFile: {
     kind: 'string',
-    schema: fileWhose((pem, file) => {
-      if (pem.trim() === '') return `${file} is empty: it must hold a certificate and its private key (PEM)`;
+    schema: secretFile('the certificate and its private key (PEM)', 'the certificate', (pem) => {
+      if (pem.trim() === '') return 'is empty: it must hold a certificate and its private key (PEM)';
       return pem.includes('BEGIN CERTIFICATE') && /BEGIN (RSA |EC )?PRIVATE KEY/.test(pem) ? undefined : 'must hold both the certificate and its private key in PEM';
     }).optional(),
   },
@@ -416,11 +439,17 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   return resolveSettings(result.data, choice, env);
 }
 
-/** A secret from its environment variable, else from its file. */
-function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefined): string | undefined {
+/** A secret from its environment variable, else from its file (named by `key`, whose value is never printed). */
+function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefined, key: ConfigKey): string | undefined {
   const value = env[name]?.trim();
   if (value) return value;
-  return file ? readFileSync(file, 'utf8').trim() : undefined;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    // Read once already by the validation: it went away since.
+    throw new ConfigurationError(`${key} (${envName(key)}): the file it names cannot be read any more (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}); check it and start again.`);
+  }
 }
 
 function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: NodeJS.ProcessEnv): Settings {
@@ -440,9 +469,9 @@ function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: Node
     serviceSourceFilter: raw.serviceSourceFilter.some((value) => value.toLowerCase() === 'all') ? [] : raw.serviceSourceFilter,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
     tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
-    tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile),
-    password: secretFrom(env, PASSWORD_ENV, raw.passwordFile),
-    clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile),
+    tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile, 'tokenCacheKeyFile'),
+    password: secretFrom(env, PASSWORD_ENV, raw.passwordFile, 'passwordFile'),
+    clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile, 'clientSecretFile'),
   };
 }
 
