@@ -9,6 +9,7 @@ export const ExitCode = {
   permissionDenied: 4, // the API answered 403
   storeFailed: 5, // the database cannot be opened, written, or is newer than this program
   anotherWriter: 6, // another instance holds the database's writer lease
+  sourcesDisagree: 10, // compare-sources: the Defender API and Graph returned different alerts (not a failure of either)
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
