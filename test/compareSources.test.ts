@@ -6,6 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { ComparisonReport } from '../src/commands/compareSources.js';
+import { parseSince, settingsForSource } from '../src/commands/sourceComparison.js';
+import { loadSettings } from '../src/config/settings.js';
+import { instantFromMs } from '../src/instants.js';
 import { serviceSourceOf } from '../src/simulator/graphAlert.js';
 import type { SimAlert } from '../src/simulator/alertFactory.js';
 import { bedsFor, count, cursorOf, SOURCES, signedIn, type CliResult, type TestBed } from './support/harness.js';
@@ -175,5 +178,49 @@ describe('compare-sources: bad input', () => {
       assert.match(result.stderr, /option '--since <span\|time>' argument '.*' is invalid\. must (be a span|lie in the past)/);
       assert.equal(b.sim.api.requests.length, 0);
     }
+  });
+});
+
+describe('compare-sources: without a sign-in', () => {
+  it('refuses to compare without a sign-in: exit 3, "run login", no alerts request', async () => {
+    const b = await bedsFor('defender')({ initialAlerts: 5 });
+    const result = await b.cli(['compare-sources']);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /No account is signed in\. Run "mde-alert-sync login"/);
+    assert.equal(b.sim.api.requests.length, 0);
+  });
+});
+
+describe('compare-sources: each API gets its own host, scope and limits from one configuration', () => {
+  const env = { MDE_ALERT_SYNC_TENANT_ID: 'contoso.onmicrosoft.com', MDE_ALERT_SYNC_CLIENT_ID: '3f1e7a52-5c1d-4b8e-a7a0-9c2f6d1e0b77', MDE_ALERT_SYNC_PLAINTEXT_TOKEN_CACHE: 'true' };
+  const load = (extra: Record<string, string>) => loadSettings({ env: { ...env, ...extra }, needsIdentity: true });
+
+  it('derives the other API from the cloud, in both directions', () => {
+    for (const [cloud, graphHost, defenderHost, defenderScope] of [
+      ['commercial', 'https://graph.microsoft.com', 'https://api.security.microsoft.com', 'https://api.securitycenter.microsoft.com/.default'],
+      ['gcc-high', 'https://graph.microsoft.us', 'https://api-gov.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us/.default'],
+    ] as const) {
+      const fromDefender = settingsForSource(load({ MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_CLOUD: cloud, MDE_ALERT_SYNC_CALLS_PER_MINUTE: '90' }), 'graph');
+      assert.deepEqual([fromDefender.source, fromDefender.apiBaseUrl, fromDefender.scope, fromDefender.pageSize, fromDefender.callsPerMinute], ['graph', graphHost, `${graphHost}/.default`, 2000, 90]);
+      const fromGraph = settingsForSource(load({ MDE_ALERT_SYNC_SOURCE: 'graph', MDE_ALERT_SYNC_CLOUD: cloud, MDE_ALERT_SYNC_CALLS_PER_MINUTE: '150' }), 'defender');
+      assert.deepEqual([fromGraph.source, fromGraph.apiBaseUrl, fromGraph.scope, fromGraph.pageSize, fromGraph.callsPerMinute], ['defender', defenderHost, defenderScope, 10_000, 100], 'within the Defender API limits');
+    }
+  });
+
+  it('keeps a stand-in host (not Microsoft\'s) for both APIs, and a geo endpoint for the Defender API only', () => {
+    const standIn = settingsForSource(load({ MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_API_BASE_URL: 'https://127.0.0.1:8443' }), 'graph');
+    assert.equal(standIn.apiBaseUrl, 'https://127.0.0.1:8443');
+    assert.equal(standIn.scope, 'https://graph.microsoft.com/.default');
+    const geo = settingsForSource(load({ MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_API_BASE_URL: 'https://eu.api.security.microsoft.com' }), 'graph');
+    assert.equal(geo.apiBaseUrl, 'https://graph.microsoft.com');
+  });
+
+  it('reads --since as a span back from now or an ISO-8601 time', () => {
+    const now = Date.UTC(2026, 11, 1, 12);
+    assert.equal(parseSince('7d', now), instantFromMs(now - 7 * 86_400_000));
+    assert.equal(parseSince('36h', now), instantFromMs(now - 36 * 3_600_000));
+    assert.equal(parseSince('2026-11-24T00:00:00Z', now), instantFromMs(Date.UTC(2026, 10, 24)));
+    assert.equal(parseSince('2026-11-24T01:00:00+01:00', now), instantFromMs(Date.UTC(2026, 10, 24)));
+    for (const bad of ['yesterday', '0d', '2026-12-02T00:00:00Z', '-3d']) assert.throws(() => parseSince(bad, now), /must/);
   });
 });
