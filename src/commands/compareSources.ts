@@ -5,7 +5,7 @@ import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { WindowTooLargeError, type AlertsPage } from '../alertsApi/alertsClient.js';
 import type { AlertSource, Settings } from '../config/settings.js';
 import { ExitCode, PermissionDeniedError, UserFacingError } from '../errors.js';
-import { formatInstant, instantFromMs, TICKS_PER_MS, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, parseInstant, TICKS_PER_MS, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 import { readAlertWindows, type WindowAnswer } from '../sync/alertsWindow.js';
@@ -21,7 +21,6 @@ import {
   type SeenAlert,
   type SeenAlerts,
 } from './sourceComparison.js';
-import { parseInstant } from '../instants.js';
 
 export interface CompareOptions {
   since: Instant;
@@ -176,7 +175,7 @@ async function compareReads(workers: Record<AlertSource, Worker>, perSource: Rec
 export function formatComparison(report: ComparisonReport): string[] {
   const { counts } = report;
   const lines = [
-    `Compared the Defender API and Microsoft Graph (security/alerts_v2) over alerts updated since ${report.since}, as ${report.signedInAs}; ` +
+    `Compared the Defender API and Microsoft Graph (security/alerts_v2) over alerts updated since ${report.since} (the first read began at ${report.until}), as ${report.signedInAs}; ` +
       `serviceSourceFilter: ${report.serviceSourceFilter === 'all' ? 'all' : report.serviceSourceFilter.join(', ')}. Nothing was written.`,
     `  In both:                ${counts.both}`,
     `  Only the Defender API:  ${counts.onlyDefender}`,
