@@ -61,11 +61,11 @@ export function serviceOfDefenderAlert(detectionSource: unknown): string {
 }
 
 export const REASONS = {
-  otherServiceOutsideFilter: { seenBy: 'defender', disagreement: false, text: 'other services, outside serviceSourceFilter (Graph is not asked for them)' },
-  otherServiceGraphOnly: { seenBy: 'graph', disagreement: false, text: "other Defender XDR services (the Defender API serves Defender for Endpoint's alerts)" },
-  changedWhileComparing: { seenBy: 'either', disagreement: false, text: 'changed while comparing (updated or indexed while the reads ran, or found by the re-check)' },
-  graphDoesNotReturn: { seenBy: 'defender', disagreement: true, text: 'Graph does not return them (the Defender API does)' },
-  defenderDoesNotReturn: { seenBy: 'graph', disagreement: true, text: 'the Defender API does not return them (Graph does)' },
+  otherServiceOutsideFilter: { disagreement: false, text: 'other services, outside serviceSourceFilter (Graph is not asked for them)' },
+  otherServiceGraphOnly: { disagreement: false, text: "other Defender XDR services (the Defender API serves Defender for Endpoint's alerts)" },
+  changedWhileComparing: { disagreement: false, text: 'changed while comparing (updated or indexed while the reads ran, or found by the re-check)' },
+  graphDoesNotReturn: { disagreement: true, text: 'Graph does not return them (the Defender API does)' },
+  defenderDoesNotReturn: { disagreement: true, text: 'the Defender API does not return them (Graph does)' },
 } as const;
 export type Reason = keyof typeof REASONS;
 
