@@ -9,6 +9,8 @@ import { loginCommand, logoutCommand } from './commands/login.js';
 import { migrateCommand } from './commands/migrate.js';
 import { simulatorCommand } from './commands/simulate.js';
 import { collectStatus, formatStatus } from './commands/status.js';
+import { compareSourcesCommand } from './commands/compareSources.js';
+import { parseSince } from './commands/sourceComparison.js';
 import { runCommand } from './commands/run.js';
 import { syncCommand } from './commands/sync.js';
 import { tokenCommand } from './commands/token.js';
@@ -79,6 +81,18 @@ for (const [name, description, handler] of signedInCommands) {
       }),
     );
 }
+
+program
+  .command('compare-sources')
+  .description('read a span from both the Defender API and Microsoft Graph and list the alerts one returns and the other not (writes nothing); exit 10 when they disagree')
+  .option('--since <span|time>', 'how far back: a span such as 7d or 36h, or an ISO-8601 time (default: 7d)', (value: string) => parseSince(value))
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { since?: bigint; json?: boolean }, command: Command) =>
+    run(() => {
+      const { settings, logger } = settingsFor(command, { needsIdentity: true });
+      return compareSourcesCommand(settings, logger, print, { since: options.since ?? parseSince('7d'), json: options.json === true });
+    }),
+  );
 
 program
   .command('run')

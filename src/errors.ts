@@ -9,6 +9,7 @@ export const ExitCode = {
   permissionDenied: 4, // the API answered 403
   storeFailed: 5, // the database cannot be opened, written, or is newer than this program
   anotherWriter: 6, // another instance holds the database's writer lease
+  sourcesDisagree: 10, // compare-sources: the Defender API and Graph returned different alerts (not a failure of either)
   // sync stopped by SIGINT / SIGTERM (128 + the signal's number, as a shell reports it); its run is recorded interrupted
   stoppedBySigint: 130,
   stoppedBySigterm: 143,

@@ -131,6 +131,10 @@ export class AlertsApi {
   graphServerPageSize: number | undefined;
   /** Set, the Defender API's alerts path answers as retired (Microsoft's notice MC1220762: after 1 February 2027). */
   retiredDefenderApi: RetiredApiAnswer | undefined;
+  /** Alerts Graph leaves out although the Defender API serves them (Graph's documented gaps), by id. */
+  readonly hiddenFromGraph = new Set<string>();
+  /** Alerts of other Defender XDR services, by id with their Graph serviceSource: only Graph serves them. */
+  readonly graphOnlyServices = new Map<string, string>();
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
   /** Accepted calls of each API in the last hour: each service counts its own quota. */
@@ -195,6 +199,25 @@ export class AlertsApi {
       created.push(alert);
     }
     return created;
+  }
+
+  /** New alerts only Graph serves, as of `serviceSource` (e.g. microsoftDefenderForOffice365, another XDR service). */
+  createGraphOnlyAlerts(count: number, serviceSource: string): SimAlert[] {
+    const created = this.createAlerts(count);
+    for (const alert of created) this.graphOnlyServices.set(alert.id, serviceSource);
+    return created;
+  }
+
+  /** Whether an API serves this alert at all (before any filter). */
+  private serves(dialect: ApiDialect, id: string): boolean {
+    return dialect === DEFENDER ? !this.graphOnlyServices.has(id) : !this.hiddenFromGraph.has(id);
+  }
+
+  /** An alert as an API shows it; another service's alert carries that service in Graph. */
+  private present(dialect: ApiDialect, alert: SimAlert, expand: boolean): Record<string, unknown> {
+    const shown = dialect.present(alert, expand);
+    const service = dialect === GRAPH ? this.graphOnlyServices.get(alert.id) : undefined;
+    return service ? { ...shown, serviceSource: service } : shown;
   }
 
   /** Makes late alerts visible now. */
@@ -328,11 +351,11 @@ export class AlertsApi {
 
     this.beforeQuery?.(this.queries++);
     const visibleNow = this.nowMs();
-    const presented = (s: StoredAlert) => (dialect === DEFENDER ? s.alert : dialect.present(s.alert, true));
-    const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && (!filter || filter.matches(presented(s))));
+    const presented = (s: StoredAlert) => (dialect === DEFENDER ? s.alert : this.present(dialect, s.alert, true));
+    const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && this.serves(dialect, s.alert.id) && (!filter || filter.matches(presented(s))));
     matching.sort((a, b) => a.order - b.order);
     const top = dialect === GRAPH && this.graphServerPageSize !== undefined ? Math.min(record.top ?? Infinity, this.graphServerPageSize) : record.top;
-    const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => dialect.present(s.alert, record.expand));
+    const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => this.present(dialect, s.alert, record.expand));
     record.status = 200;
     record.returned = page.length;
 
