@@ -1,11 +1,17 @@
 // The single-writer lease: held in the database itself, so it works wherever the file is, and cannot stay
-// stuck: a holder that stops heartbeating, or whose process no longer exists on this host, loses it.
+// stuck: a holder that stops heartbeating, or whose process no longer exists on this host, loses it. A
+// heartbeat that cannot be written (another program holds the write lock, the disk is full) is retried, not
+// taken for a lost lease: only a heartbeat that is written and finds another owner is one.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ExitCode, UserFacingError } from '../errors.js';
+import { ExitCode, UserFacingError, errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
+import { DISK_CODES, LOCK_CODES, retryWrite } from '../store/writeRetry.js';
 
 export const LEASE_TIMEOUT_MS = 60_000;
+/** Longest pause between two attempts of a heartbeat that cannot be written. */
+const HEARTBEAT_RETRY_MAX_MS = 5_000;
 
 export class AnotherWriterError extends UserFacingError {
   constructor(message: string) {
@@ -71,7 +77,7 @@ export class WriterLease {
     });
   }
 
-  /** Renews the lease; returns false if another writer has taken it over. */
+  /** Renews the lease; returns false if another writer has taken it over. One attempt: throws if it cannot write. */
   heartbeat(): boolean {
     return this.store.write(() => this.store.db.prepare('UPDATE worker_lease SET heartbeat_at = ? WHERE id = 1 AND owner = ?').run(new Date().toISOString(), this.owner).changes === 1);
   }
@@ -81,22 +87,64 @@ export class WriterLease {
   }
 }
 
-/** Acquires the lease and keeps it fresh until released; `onLost` runs if another writer takes it over. */
-export function holdWriterLease(store: AlertStore, command: string, onLost: (error: Error) => void): { release(): void } {
-  const lease = new WriterLease(store, command);
+/**
+ * Acquires the lease and keeps it fresh (a heartbeat every timeoutMs / 4) until released; `onLost` runs if
+ * another writer has taken it over, or if a heartbeat fails for a reason that retrying cannot cure.
+ */
+export function holdWriterLease(store: AlertStore, command: string, logger: Logger, onLost: (error: Error) => void, timeoutMs = LEASE_TIMEOUT_MS): { release(): void } {
+  const lease = new WriterLease(store, command, timeoutMs);
   lease.acquire();
-  const timer = setInterval(() => {
+  const stop = new AbortController();
+  let lastWrittenMs = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+
+  const beat = async () => {
+    let failingSinceMs: number | undefined;
+    let expiryWarned = false;
     try {
-      if (!lease.heartbeat()) onLost(new AnotherWriterError(`Another writer took over the lease of ${store.file}; this ${command} stops.`));
+      const held = await retryWrite(() => lease.heartbeat(), {
+        codes: [...LOCK_CODES, ...DISK_CODES],
+        maxWaitMs: Number.POSITIVE_INFINITY,
+        maxDelayMs: HEARTBEAT_RETRY_MAX_MS,
+        signal: stop.signal,
+        unref: true,
+        onRetry: (error) => {
+          if (failingSinceMs === undefined) {
+            failingSinceMs = Date.now();
+            logger.warn({ reason: errorMessage(error) }, 'the lease heartbeat could not be written: retrying; the worker keeps running');
+          } else if (!expiryWarned && Date.now() - lastWrittenMs >= timeoutMs) {
+            expiryWarned = true;
+            logger.warn({ lastHeartbeatAt: new Date(lastWrittenMs).toISOString() }, 'no lease heartbeat written for longer than the lease timeout: a writer on another host may take over; the next heartbeat written tells');
+          }
+        },
+      });
+      if (stop.signal.aborted) return;
+      if (!held) return onLost(new AnotherWriterError(`Another writer took over the lease of ${store.file}; this ${command} stops.`));
+      lastWrittenMs = Date.now();
+      if (failingSinceMs !== undefined) logger.info({ failedForMs: lastWrittenMs - failingSinceMs }, 'the lease heartbeat is written again');
     } catch (error) {
-      onLost(error as Error);
+      if (stop.signal.aborted) return;
+      return onLost(error as Error);
     }
-  }, LEASE_TIMEOUT_MS / 4);
-  timer.unref();
+    schedule();
+  };
+  const schedule = () => {
+    timer = setTimeout(() => void beat(), timeoutMs / 4);
+    timer.unref();
+  };
+  schedule();
+
   return {
     release() {
-      clearInterval(timer);
-      if (store.db.open) lease.release();
+      stop.abort();
+      clearTimeout(timer);
+      if (!store.db.open) return;
+      try {
+        lease.release();
+      } catch (error) {
+        // Nothing is lost: a later start takes a dead holder's lease over.
+        logger.warn({ reason: errorMessage(error) }, 'could not remove the writer lease row');
+      }
     },
   };
 }
