@@ -143,7 +143,9 @@ describe('store', () => {
     const before = snapshot();
     assert.ok((before.alert_evidence as unknown[]).length > 300 && (before.alert_comments as unknown[]).length > 0, 'the data has evidence and comments');
 
-    assert.deepEqual(migrate(db), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
+    const applied = migrate(db);
+    assert.deepEqual(applied, loadMigrations().filter((m) => m.version > 3).map((m) => m.name), 'every later migration, in order');
+    assert.deepEqual(applied.slice(0, 2), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
     assert.deepEqual(snapshot(), before);
     const definitions = db.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('alerts', 'alert_evidence')").all() as { name: string; sql: string }[];
     assert.equal(definitions.length, 2);
