@@ -77,7 +77,7 @@ describe('alert windows', () => {
     const rows = new Map<string, Row>([['x', { id: 'x', lastUpdateTime: '2024-01-01T00:00:00Z' }]]);
     const { source, requests } = modelApi(rows, { top: 10, now: () => parseInstant('2024-01-02T00:00:00Z')!, random: Math.random });
     const commits: number[] = [];
-    await readAlertWindows({ source, from: 0n, top: 10, localNow: () => 0n, commit: (alerts) => commits.push(alerts.length) });
+    await readAlertWindows({ source, from: 0n, top: 10, localNow: () => 0n, commit: (alerts) => void commits.push(alerts.length) });
     assert.equal(requests(), 1);
     assert.deepEqual(commits, [1]);
   });

@@ -2,23 +2,12 @@
 // either source.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { assertStoreEqualsTruth, bedsFor, count, lastRun, openDb, signedIn, SOURCES, waitFor, type AlertSource, type RunningProcess, type TestBed } from './support/harness.js';
+import { assertStoreEqualsTruth, bedsFor, count, lastRun, openDb, signedIn, SOURCES, startWorker, waitFor, type AlertSource, type RunningProcess, type TestBed } from './support/harness.js';
 
 const processes: RunningProcess[] = [];
 after(() => {
   for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
 });
-
-async function startWorker(b: TestBed, extraEnv: Record<string, string> = {}) {
-  const worker = b.spawnCli(['run'], { MDE_ALERT_SYNC_HEALTH_PORT: '0', ...extraEnv });
-  processes.push(worker);
-  const url = await waitFor('the health endpoint', () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(worker.output().stdout)?.[1]);
-  const get = async (path: string) => {
-    const response = await fetch(`${url}${path}`);
-    return { status: response.status, text: await response.text() };
-  };
-  return { worker, url, get };
-}
 
 const served = (b: TestBed) => b.sim.api.truth().filter((alert) => b.serves(alert)).length;
 

@@ -153,7 +153,9 @@ describe('store', () => {
     const before = snapshot();
     assert.ok((before.alert_evidence as unknown[]).length > 300 && (before.alert_comments as unknown[]).length > 0, 'the data has evidence and comments');
 
-    assert.deepEqual(migrate(db), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
+    const applied = migrate(db);
+    assert.deepEqual(applied, loadMigrations().filter((m) => m.version > 3).map((m) => m.name), 'every later migration, in order');
+    assert.deepEqual(applied.slice(0, 2), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
     assert.deepEqual(snapshot(), before);
     const definitions = db.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('alerts', 'alert_evidence')").all() as { name: string; sql: string }[];
     assert.equal(definitions.length, 2);
@@ -173,9 +175,11 @@ describe('store', () => {
     const { file, store } = newStore();
     store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 'x')").run();
     store.close();
-    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(5\)/.test(error.message));
+    const migrations = loadMigrations();
+    const latest = migrations.at(-1)!.version;
+    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && error.message.includes(`schema version 999, newer than this mde-alert-sync knows (${latest})`));
     const db = new Database(file, { readonly: true });
-    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 6, 'five migrations and the future one, nothing added');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, migrations.length + 1, 'the migrations and the future one, nothing added');
     db.close();
   });
 });

@@ -18,7 +18,7 @@ export interface RunOptions {
 export async function runCommand(settings: Settings, logger: Logger, options: RunOptions): Promise<void> {
   let requestStop: (reason: NodeJS.Signals | Error | 'passes') => void = () => {};
   const stopped = new Promise<NodeJS.Signals | Error | 'passes'>((resolve) => (requestStop = resolve));
-  const writer = openStoreAsWriter(settings, options.command, (error) => requestStop(error));
+  const writer = openStoreAsWriter(settings, options.command, logger, (error) => requestStop(error));
   const store = writer.store;
   const worker = createWorker(settings, logger);
   const { profile } = worker.client;

@@ -19,7 +19,7 @@ export function describePass(result: SyncPassResult): string {
 }
 
 export async function syncCommand(settings: Settings, logger: Logger, print: (line: string) => void): Promise<SyncPassResult> {
-  const writer = openStoreAsWriter(settings, 'sync', (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
+  const writer = openStoreAsWriter(settings, 'sync', logger, (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
   const store = writer.store;
   const worker = createWorker(settings, logger);
   warnOfRetirement(worker.client.profile.retirement, settings.authFlow === 'clientCredentials', logger);

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { USER_AGENT } from '../version.js';
 import { holdWriterLease } from '../daemon/lease.js';
 import { AlertStore } from '../store/alertStore.js';
+import { RUNNING_BUSY_TIMEOUT_MS, setBusyTimeout } from '../store/database.js';
 
 export interface Worker {
   dispatcher: Dispatcher;
@@ -50,10 +51,12 @@ export function createWorker(settings: Settings, logger: Logger, timing: Pick<Al
 }
 
 /** Opens the store as its only writer: holds the lease until `close`. */
-export function openStoreAsWriter(settings: Settings, command: string, onLeaseLost: (error: Error) => void): { store: AlertStore; close(): void } {
+export function openStoreAsWriter(settings: Settings, command: string, logger: Logger, onLeaseLost: (error: Error) => void): { store: AlertStore; close(): void } {
   const store = AlertStore.open(settings.databasePath);
   try {
-    const lease = holdWriterLease(store, command, onLeaseLost);
+    const lease = holdWriterLease(store, command, logger, onLeaseLost);
+    // From here on writes are retried asynchronously; each synchronous wait for a lock stays short.
+    setBusyTimeout(store.db, RUNNING_BUSY_TIMEOUT_MS);
     return {
       store,
       close() {

@@ -8,6 +8,13 @@ import { migrate } from './migrate.js';
 import { syncRuns, type RunProgress, type SyncRuns } from './syncRuns.js';
 import type { AlertSource } from '../config/settings.js';
 import { prepareUpsertAlerts, type AlertUpserter, type UpsertCounts } from './upsertAlerts.js';
+import { LOCK_CODES, retryWrite } from './writeRetry.js';
+
+/**
+ * How long a write of a pass waits for the write lock another program holds (a reporting tool's long
+ * transaction); then the pass fails, so that /readyz and the metrics show it, and the next tick retries.
+ */
+export const LOCKED_WRITE_WAIT_MS = 30_000;
 
 export interface WindowCommit {
   runId: number;
@@ -53,6 +60,21 @@ export class AlertStore {
       if (error instanceof UserFacingError) throw error;
       throw storeError(error, this.file);
     }
+  }
+
+  /**
+   * Runs `attempt` (one write: `write` or `commitWindow`) again while another connection holds the write
+   * lock, for up to LOCKED_WRITE_WAIT_MS, without blocking the event loop between attempts.
+   */
+  whenUnlocked<T>(attempt: () => T, options: { signal?: AbortSignal | undefined; onWait?: (error: Error) => void } = {}): Promise<T> {
+    return retryWrite(attempt, {
+      codes: LOCK_CODES,
+      maxWaitMs: LOCKED_WRITE_WAIT_MS,
+      signal: options.signal,
+      onRetry: (error, attemptNumber) => {
+        if (attemptNumber === 1) options.onWait?.(error);
+      },
+    });
   }
 
   commitWindow(commit: WindowCommit): UpsertCounts & { cursor: Instant | undefined } {

@@ -7,13 +7,23 @@ import { StoreError, errorMessage } from '../errors.js';
 
 export type Db = Database.Database;
 
+/** While a command opens the file (migrations, the writer lease) a long wait is harmless: nothing else runs yet. */
 const BUSY_TIMEOUT_MS = 10_000;
+/**
+ * Once the worker runs, better-sqlite3's busy wait blocks the event loop (health endpoints, timers) for as
+ * long as it lasts: each attempt waits this little, and writes are retried asynchronously (writeRetry.ts).
+ */
+export const RUNNING_BUSY_TIMEOUT_MS = 200;
+
+export function setBusyTimeout(db: Db, ms: number): void {
+  db.pragma(`busy_timeout = ${ms}`);
+}
 
 export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
   try {
     if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    setBusyTimeout(db, BUSY_TIMEOUT_MS);
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
       // In WAL mode NORMAL keeps the file consistent through crashes; rows and cursor commit together, so a

@@ -34,7 +34,7 @@ export interface ReadWindowsOptions {
   /** Local clock, used only when the server sends no Date header. */
   localNow: () => Instant;
   /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order. */
-  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): void;
+  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): void | Promise<void>;
   onServerClockMissing?(): void;
   /** Rounds of the same-instant scan before giving up (see readSingleInstant). */
   maxInstantScans?: number;
@@ -95,7 +95,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       horizon = options.localNow();
     }
     if (first !== 'too-large' && !first.full) {
-      options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
+      await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
       return { horizon, end: null };
     }
     if (horizon <= options.from) return { horizon, end: null };
@@ -118,7 +118,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
         if (answer === 'too-large') {
           throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
         }
-        options.commit(await readSingleInstant(source, start, top, options.maxInstantScans ?? 5), end, horizon);
+        await options.commit(await readSingleInstant(source, start, top, options.maxInstantScans ?? 5), end, horizon);
         start = end;
         end = minInstant(start + width, horizon);
         continue;
@@ -127,7 +127,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       width = end - start;
       continue;
     }
-    options.commit(answer.alerts, end, horizon);
+    await options.commit(answer.alerts, end, horizon);
     // Widen sparse windows again so that a long quiet stretch does not cost many requests.
     if (answer.alerts.length < top / 4) width *= 2n;
     start = end;

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
 import type { RunProgress } from '../store/syncRuns.js';
 import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
+import { hasSqliteCode, LOCK_CODES } from '../store/writeRetry.js';
 import { readAlertWindows, type WindowAnswer } from './alertsWindow.js';
 
 export interface SyncPassResult {
@@ -41,7 +42,10 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   const { profile } = client;
   const stream = profile.streamName(settings);
   const cursorBefore = store.cursors.get(stream);
-  const runId = store.write(() => {
+  // Every write of the pass waits (without blocking the event loop) while another program holds the lock.
+  const onWait = (error: Error) => logger.warn({ reason: errorMessage(error) }, 'the database is locked by another program: the write is retried');
+  const write = <T>(work: () => T): Promise<T> => store.whenUnlocked(() => store.write(work), { signal, onWait });
+  const runId = await write(() => {
     const interrupted = store.runs.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
     return store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(cursorBefore), null);
@@ -71,7 +75,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     if (previousUser && previousUser !== username) {
       logger.warn({ previousUser, user: username }, "the signed-in user changed: a delegated token sees only the alerts of its user's device groups");
     }
-    store.write(() => store.runs.setUser(runId, username!));
+    await write(() => store.runs.setUser(runId, username!));
     if (cursorBefore === undefined) logger.info({ stream, from: formatInstant(from) }, 'no cursor yet for this stream: the first sync reads back to the look-back');
     await readAlertWindows({
       from,
@@ -96,8 +100,8 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
         isTooLarge: (error) => error instanceof WindowTooLargeError,
       },
       // The cursor stops short of the server's now by the settle lag, so alerts indexed late are read again.
-      commit: (alerts, windowTo, horizon) => {
-        const result = store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: minInstant(windowTo, horizon - ms(settings.settleLag)), progress: passProgress() });
+      commit: async (alerts, windowTo, horizon) => {
+        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: minInstant(windowTo, horizon - ms(settings.settleLag)), progress: passProgress() }), { signal, onWait });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
       },
@@ -106,7 +110,10 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   } catch (error) {
     const outcome = signal?.aborted ? 'interrupted' : 'failed';
     try {
-      store.write(() => store.runs.finish(runId, new Date().toISOString(), outcome, passProgress(), signal?.aborted ? 'stopped by a shutdown request' : errorMessage(error)));
+      const record = () => store.write(() => store.runs.finish(runId, new Date().toISOString(), outcome, passProgress(), signal?.aborted ? 'stopped by a shutdown request' : errorMessage(error)));
+      // A shutdown, or a pass that already waited out the lock, records it in one attempt.
+      if (outcome === 'interrupted' || hasSqliteCode(error, LOCK_CODES)) record();
+      else await store.whenUnlocked(record, { onWait });
     } catch (recordError) {
       logger.error({ reason: errorMessage(recordError) }, 'could not record the failed pass');
     }
@@ -115,7 +122,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     else logger.error({ ...summary, reason: errorMessage(error) }, 'sync pass failed');
     throw error;
   }
-  store.write(() => store.runs.finish(runId, new Date().toISOString(), 'success', passProgress(), null));
+  await write(() => store.runs.finish(runId, new Date().toISOString(), 'success', passProgress(), null));
   const result: SyncPassResult = {
     runId,
     counts: totals,

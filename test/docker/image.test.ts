@@ -59,10 +59,10 @@ describe('container image', () => {
     });
     after(async () => sim.close());
 
-    it('signs in, becomes healthy, writes alerts to the mounted volume and stops cleanly on SIGTERM', async () => {
-      const data = dataDir();
+    /** The worker's environment (pointing at the simulator) as docker run arguments, with a CA file in `data`. */
+    function workerEnvArgs(data: string): string[] {
       sim.writeCaFile(path.join(data, 'ca.pem'));
-      const env = [
+      return [
         `MDE_ALERT_SYNC_TENANT_ID=${sim.tenantId}`,
         `MDE_ALERT_SYNC_CLIENT_ID=${sim.clientId}`,
         `MDE_ALERT_SYNC_AUTHORITY_URL=${sim.authorityUrl}`,
@@ -72,10 +72,19 @@ describe('container image', () => {
         'MDE_ALERT_SYNC_SCHEDULE=*/2 * * * * *',
         `MDE_ALERT_SYNC_HEALTH_PORT=${20_000 + Math.floor(Math.random() * 20_000)}`,
       ].flatMap((e) => ['-e', e]);
+    }
+
+    async function signedInVolume(): Promise<{ data: string; env: string[] }> {
+      const data = dataDir();
+      const env = workerEnvArgs(data);
       const login = await dockerAsync('run', '--rm', '--read-only', '--network', 'host', '-v', `${data}:/data`, ...env, IMAGE, 'login');
       assert.equal(login.status, 0, login.stderr);
       assert.match(login.stdout, /Signed in as analyst@contoso\.example/);
+      return { data, env };
+    }
 
+    it('signs in, becomes healthy, writes alerts to the mounted volume and stops cleanly on SIGTERM', async () => {
+      const { data, env } = await signedInVolume();
       const name = `mde-alert-sync-test-${process.pid}`;
       containers.push(name);
       const started = await dockerAsync('run', '-d', '--name', name, '--read-only', '--network', 'host', '-v', `${data}:/data`, '--health-interval=1s', '--health-start-period=0s', '--health-retries=1', ...env, IMAGE);
@@ -88,6 +97,36 @@ describe('container image', () => {
       assert.equal(stop.status, 0, stop.stderr);
       assert.equal(docker('inspect', '--format', '{{.State.ExitCode}}', name).stdout.trim(), '0');
       assert.match((await dockerAsync('logs', name)).stdout, /"msg":"stopped cleanly"/);
+    });
+
+    it('a killed container, started again, takes its own lease over at once (its worker is PID 1 again)', async () => {
+      const { data, env } = await signedInVolume();
+      const db = path.join(data, 'alerts.db');
+      const name = `mde-alert-sync-restart-${process.pid}`;
+      containers.push(name);
+      const started = await dockerAsync('run', '-d', '--name', name, '--read-only', '--network', 'host', '-v', `${data}:/data`, ...env, IMAGE);
+      assert.equal(started.status, 0, started.stderr);
+      const allStored = () => {
+        try {
+          return count(db, 'SELECT count(*) FROM alerts') === sim.api.truth().length;
+        } catch {
+          return false; // not created yet
+        }
+      };
+      const running = async () => (await dockerAsync('inspect', '--format', '{{.State.Running}}', name)).stdout.trim() === 'true';
+      await waitFor('alerts in the volume', allStored, 90_000);
+
+      assert.equal((await dockerAsync('kill', name)).status, 0); // SIGKILL, as an OOM kill: the lease row stays
+      assert.equal(count(db, 'SELECT count(*) FROM worker_lease WHERE pid = 1'), 1);
+      sim.api.createAlerts(3);
+      const restarted = await dockerAsync('start', name);
+      assert.equal(restarted.status, 0, restarted.stderr);
+      await waitFor('the restarted worker to store the new alerts, or to end', async () => allStored() || !(await running()), 60_000);
+      const logs = await dockerAsync('logs', name);
+      assert.ok(await running(), `the restarted worker ended:\n${logs.stderr.slice(-2000)}`);
+      assert.match(logs.stdout, /"msg":"took over the writer lease"/);
+      assert.match(logs.stdout, /its process ID 1 is now this process \(a restarted container\)/);
+      assert.equal((await dockerAsync('stop', '--time', '30', name)).status, 0);
     });
   });
 });

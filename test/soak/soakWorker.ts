@@ -25,7 +25,7 @@ export interface SoakSample {
 const [passes, sampleEvery] = process.argv.slice(2).map(Number) as [number, number];
 const settings = loadSettings({ needsIdentity: true });
 const logger = createLogger({ level: 'warn', destination: 'stderr' });
-const writer = openStoreAsWriter(settings, 'soak', (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
+const writer = openStoreAsWriter(settings, 'soak', logger, (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
 // Accelerated time: the real quotas (100 calls a minute, 1,500 an hour) over intervals 1,000 times shorter.
 const worker = createWorker(settings, logger, { quotaIntervals: { minuteMs: 60, hourMs: 3_600 } });
 const reader = new Database(settings.databasePath, { readonly: true, fileMustExist: true });

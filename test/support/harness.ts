@@ -127,6 +127,26 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
   }
 }
 
+/** Workers started by startWorker in this test file: killed after it if still running. */
+const startedWorkers: RunningProcess[] = [];
+if (process.env.NODE_TEST_CONTEXT) {
+  after(() => {
+    for (const p of startedWorkers.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  });
+}
+
+/** `run` with its health endpoints on a free port; resolves once they listen. */
+export async function startWorker(b: TestBed, extraEnv: Record<string, string> = {}) {
+  const worker = b.spawnCli(['run'], { MDE_ALERT_SYNC_HEALTH_PORT: '0', ...extraEnv });
+  startedWorkers.push(worker);
+  const url = await waitFor('the health endpoint', () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(worker.output().stdout)?.[1]);
+  const get = async (path: string) => {
+    const response = await fetch(`${url}${path}`);
+    return { status: response.status, text: await response.text() };
+  };
+  return { worker, url, get };
+}
+
 export async function createTestBed(options: SimulatorOptions = {}, settings: EnvSettings = {}): Promise<TestBed> {
   const sim = await startSimulator({ ...options, identity: { autoApproveAfterMs: 0, ...options.identity } });
   const dir = tempDir();
