@@ -10,6 +10,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { simulatorCommand } from './commands/simulate.js';
 import { collectStatus, formatStatus } from './commands/status.js';
 import { runCommand } from './commands/run.js';
+import { resyncCommand } from './commands/resync.js';
 import { syncCommand } from './commands/sync.js';
 import { tokenCommand } from './commands/token.js';
 import { demoCommand } from './demo/demo.js';
@@ -96,6 +97,17 @@ program
       const { settings } = settingsFor(command, { needsIdentity: false });
       const report = collectStatus(settings);
       print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+    }),
+  );
+
+program
+  .command('resync')
+  .description('move the cursor back so that the next pass reads a span again (history is kept); needs the writer lease')
+  .requiredOption('--since <time>', 'where to read again from: an ISO-8601 time with a zone, a UTC date, or a duration back from now (7d)')
+  .action(async (options: { since: string }, command: Command) =>
+    run(() => {
+      const { settings, logger } = settingsFor(command, { needsIdentity: false });
+      resyncCommand(settings, logger, options.since, print);
     }),
   );
 

@@ -18,6 +18,8 @@ export type ApiFault =
   | { kind: 'empty'; status?: number }
   | { kind: 'wrongShape' }
   | { kind: 'noDate' }
+  /** The answer's Date header is this far from the simulator's clock (a proxy or middlebox with a wrong clock). */
+  | { kind: 'dateOffset'; ms: number }
   /** Items that are not valid alerts, appended to an otherwise correct answer. */
   | { kind: 'extraItems'; items: unknown[] }
   /**
@@ -244,7 +246,7 @@ export class AlertsApi {
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'nextLink'].includes(fault.kind)) {
+    if (fault && !['truncated', 'noDate', 'dateOffset', 'wrongShape', 'extraItems', 'nextLink'].includes(fault.kind)) {
       record.fault = fault.kind;
       await this.applyFault(fault, response, record);
       return true;
@@ -325,6 +327,7 @@ export class AlertsApi {
       response.removeHeader('date');
       response.sendDate = false;
     }
+    if (fault?.kind === 'dateOffset') response.setHeader('date', new Date(now + fault.ms).toUTCString());
     const body = fault?.kind === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : text;
     response.writeHead(200, {
       'content-type': 'application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8',

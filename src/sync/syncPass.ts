@@ -5,12 +5,14 @@ import type { TokenSource } from '../auth/delegatedSession.js';
 import { WindowTooLargeError, type AlertsClient, type AlertsPage } from '../alertsApi/alertsClient.js';
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { errorMessage, PermissionDeniedError } from '../errors.js';
-import { formatInstant, instantFromMs, minInstant, TICKS_PER_MS, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, instantToMs, TICKS_PER_MS, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
 import type { RunProgress } from '../store/syncRuns.js';
 import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
 import { readAlertWindows, type WindowAnswer } from './alertsWindow.js';
+import { cursorBound, describeSkew, toleranceText } from './clockRule.js';
+import { repairFutureCursor } from './futureCursor.js';
 
 export interface SyncPassResult {
   runId: number;
@@ -23,6 +25,14 @@ export interface SyncPassResult {
   durationMs: number;
 }
 
+/** What a pass tells the worker's metrics about the clocks. */
+export interface PassObserver {
+  /** The API's clock minus this machine's at the first answer; beyond clockSkewTolerance or not. */
+  clockSkew?(skewMs: number, beyondTolerance: boolean): void;
+  /** A cursor ahead of the clock was moved back at the start of the pass. */
+  cursorRepaired?(): void;
+}
+
 export interface SyncPassDependencies {
   settings: Settings;
   store: AlertStore;
@@ -31,21 +41,31 @@ export interface SyncPassDependencies {
   logger: Logger;
   /** Aborting it ends the pass between windows (or its in-flight request); the run is recorded 'interrupted'. */
   signal?: AbortSignal;
+  observer?: PassObserver;
 }
 
 const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
 const formatOrNull = (instant: Instant | undefined): string | null => (instant === undefined ? null : formatInstant(instant));
 
-export async function runSyncPass({ settings, store, client, tokens, logger, signal }: SyncPassDependencies): Promise<SyncPassResult> {
+export async function runSyncPass({ settings, store, client, tokens, logger, signal, observer }: SyncPassDependencies): Promise<SyncPassResult> {
   const startedMs = Date.now();
   const { profile } = client;
   const stream = profile.streamName(settings);
-  const cursorBefore = store.cursors.get(stream);
   const runId = store.write(() => {
     const interrupted = store.runs.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
-    return store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(cursorBefore), null);
+    const id = store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(store.cursors.get(stream)), null, stream);
+    const repair = repairFutureCursor(store, stream, id, settings, startedMs);
+    if (repair) {
+      logger.warn(
+        { stream, cursor: formatInstant(repair.found), movedTo: formatInstant(repair.movedTo) },
+        `the cursor of ${stream} (${formatInstant(repair.found)}) is ahead of this machine's clock: moved back to ${formatInstant(repair.movedTo)} (${repair.basis}); the span is read again`,
+      );
+      observer?.cursorRepaired?.();
+    }
+    return id;
   });
+  const cursorBefore = store.cursors.get(stream);
   const from = cursorBefore !== undefined ? cursorBefore - ms(settings.overlap) : instantFromMs(Date.now() - settings.lookback);
   const totals = emptyCounts();
   let cursorAfter = cursorBefore;
@@ -96,12 +116,25 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
         isTooLarge: (error) => error instanceof WindowTooLargeError,
       },
       // The cursor stops short of the server's now by the settle lag, so alerts indexed late are read again.
+      // Checked against the local clock again at each commit: the cursor never passes what both clocks allow.
       commit: (alerts, windowTo, horizon) => {
-        const result = store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: minInstant(windowTo, horizon - ms(settings.settleLag)), progress: passProgress() });
+        const result = store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress() });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
       },
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
+      onServerClock: (server, local) => {
+        const skewMs = instantToMs(server) - instantToMs(local);
+        const beyond = Math.abs(skewMs) > settings.clockSkewTolerance;
+        store.write(() => store.runs.setClockSkew(runId, skewMs));
+        observer?.clockSkew?.(skewMs, beyond);
+        if (beyond) {
+          logger.warn(
+            { skewSeconds: Math.round(skewMs / 1000) },
+            `the API's clock (Date header) is ${describeSkew(skewMs)} this machine's, more than clockSkewTolerance (${toleranceText(settings)}): the cursor follows the earlier clock; check the time of this machine and of any proxy in between`,
+          );
+        }
+      },
     });
   } catch (error) {
     const outcome = signal?.aborted ? 'interrupted' : 'failed';
