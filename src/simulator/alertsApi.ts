@@ -41,6 +41,8 @@ export interface ApiRequestRecord {
   status: number;
   returned: number;
   fault?: ApiFault['kind'];
+  /** With the dateOffset fault: how far the answer's Date header was from the simulator's clock. */
+  dateOffsetMs?: number;
   username: string | null;
 }
 
@@ -327,7 +329,10 @@ export class AlertsApi {
       response.removeHeader('date');
       response.sendDate = false;
     }
-    if (fault?.kind === 'dateOffset') response.setHeader('date', new Date(now + fault.ms).toUTCString());
+    if (fault?.kind === 'dateOffset') {
+      record.dateOffsetMs = fault.ms;
+      response.setHeader('date', new Date(now + fault.ms).toUTCString());
+    }
     const body = fault?.kind === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : text;
     response.writeHead(200, {
       'content-type': 'application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8',
