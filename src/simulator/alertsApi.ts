@@ -255,6 +255,8 @@ export class AlertsApi {
     }
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
       record.status = status;
+      // A fault that alters an answer (a Date header, a body) waits for the next answer there is.
+      if (fault) this.faults.unshift(fault);
       sendJson(response, status, { error: { code, message, target: crypto.randomUUID() } }, headers);
       return true;
     };

@@ -56,6 +56,8 @@ const API_FAULTS: ApiFault[] = [
   { kind: 'wrongShape' },
   { kind: 'nextLink', pageSize: 7 },
 ];
+/** Put first in the queue when a worker starts, so that they meet the first answer of a pass, which sets its horizon. */
+const CLOCK_FAULTS: ApiFault[] = API_FAULTS.slice(0, 3);
 const LATE_INDEXING_MS = 3000;
 const SETTLE_LAG = '30s';
 
@@ -134,8 +136,12 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     let kills = 0;
     let cursorRegressions = 0;
     let cursorsAheadOfClock = 0;
+    let starts = 0;
     let lastCursor: string | undefined;
     while (Date.now() < deadline) {
+      // The first starts meet each clock fault, later ones a quarter of the time.
+      if (starts < CLOCK_FAULTS.length || random() < 0.25) bed.sim.api.faults.unshift(CLOCK_FAULTS[starts < CLOCK_FAULTS.length ? starts : between(0, CLOCK_FAULTS.length - 1)]!);
+      starts += 1;
       worker = bed.spawnCli(['run']);
       await Promise.race([sleep(between(...profile.killAfterMs)), worker.done]);
       worker.child.kill('SIGKILL');
