@@ -7,6 +7,10 @@ ALTER TABLE sync_runs ADD COLUMN clock_skew_ms INTEGER;
 -- What the pass had to correct before reading, e.g. a cursor found ahead of the clock and moved back.
 ALTER TABLE sync_runs ADD COLUMN note TEXT;
 CREATE INDEX sync_runs_by_stream ON sync_runs (stream, id);
+-- Runs from before this migration name only their source. Where that source has one stream (its filters never
+-- changed), they were of that stream; else they stay unattributed (a repair then falls back to the look-back).
+UPDATE sync_runs SET stream = (SELECT c.stream FROM sync_cursor c WHERE c.stream LIKE sync_runs.source || ':%')
+WHERE (SELECT count(*) FROM sync_cursor c WHERE c.stream LIKE sync_runs.source || ':%') = 1;
 
 -- One row per `resync`: the cursor of a stream moved back on an operator's request. The tenant is a column
 -- (NULL: the one tenant of this database) so that one database could later hold several.

@@ -143,7 +143,9 @@ describe('store', () => {
     const before = snapshot();
     assert.ok((before.alert_evidence as unknown[]).length > 300 && (before.alert_comments as unknown[]).length > 0, 'the data has evidence and comments');
 
-    assert.deepEqual(migrate(db), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
+    const pending = loadMigrations().filter((m) => m.version > 3).map((m) => m.name);
+    assert.deepEqual(pending.slice(0, 2), ['004_rowid_tables_view_summaries.sql', '005_alert_source.sql']);
+    assert.deepEqual(migrate(db), pending);
     assert.deepEqual(snapshot(), before);
     const definitions = db.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('alerts', 'alert_evidence')").all() as { name: string; sql: string }[];
     assert.equal(definitions.length, 2);
@@ -159,13 +161,29 @@ describe('store', () => {
     db.close();
   });
 
+  it('migration 006 attributes the runs of an older version to their stream where the source has only one', () => {
+    const db = openDatabase(path.join(tempDir('store-'), 'alerts.db'));
+    migrate(db, loadMigrations().filter((m) => m.version <= 5));
+    const run = db.prepare("INSERT INTO sync_runs (source, started_at, outcome, cursor_after) VALUES (?, '2026-11-01T00:00:00.000Z', 'success', '2026-11-01T00:00:00.0000000Z')");
+    run.run('defender');
+    run.run('graph');
+    const cursor = db.prepare("INSERT INTO sync_cursor (stream, position, updated_at) VALUES (?, '2026-11-01T00:00:00.0000000Z', 'x')");
+    cursor.run('defender:alerts');
+    // Graph's filters changed once: two streams, so its old runs cannot be told apart.
+    cursor.run('graph:alerts_v2?serviceSource=a');
+    cursor.run('graph:alerts_v2?serviceSource=b');
+    migrate(db);
+    assert.deepEqual(db.prepare('SELECT source, stream FROM sync_runs ORDER BY id').all(), [{ source: 'defender', stream: 'defender:alerts' }, { source: 'graph', stream: null }]);
+    db.close();
+  });
+
   it('refuses a database written by a newer version, and changes nothing in it', () => {
     const { file, store } = newStore();
     store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 'x')").run();
     store.close();
-    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && /schema version 999, newer than this mde-alert-sync knows \(5\)/.test(error.message));
+    assert.throws(() => AlertStore.open(file), (error: Error) => error instanceof StoreError && new RegExp(`schema version 999, newer than this mde-alert-sync knows \\(${loadMigrations().at(-1)!.version}\\)`).test(error.message));
     const db = new Database(file, { readonly: true });
-    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, 6, 'five migrations and the future one, nothing added');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, loadMigrations().length + 1, 'every migration and the future one, nothing added');
     db.close();
   });
 });

@@ -1,5 +1,5 @@
-// One sync pass: from the stored cursor (minus an overlap) up to the server's now, window by window, each
-// window's rows committed together with the cursor that covers them.
+// One sync pass: from the stored cursor (minus an overlap) up to what both clocks (the API's Date header and
+// this machine's) agree is now, window by window, each window's rows committed with the cursor that covers them.
 import type { Settings } from '../config/settings.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { WindowTooLargeError, type AlertsClient, type AlertsPage } from '../alertsApi/alertsClient.js';
@@ -46,6 +46,19 @@ export interface SyncPassDependencies {
 
 const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
 const formatOrNull = (instant: Instant | undefined): string | null => (instant === undefined ? null : formatInstant(instant));
+
+/** The two clocks' disagreement: kept with the run, measured, and warned about once when beyond the tolerance. */
+function recordClockSkew({ settings, store, logger, observer }: Pick<SyncPassDependencies, 'settings' | 'store' | 'logger' | 'observer'>, runId: number, skewMs: number): void {
+  const beyond = Math.abs(skewMs) > settings.clockSkewTolerance;
+  store.write(() => store.runs.setClockSkew(runId, skewMs));
+  observer?.clockSkew?.(skewMs, beyond);
+  if (beyond) {
+    logger.warn(
+      { skewSeconds: Math.round(skewMs / 1000) },
+      `the API's clock (Date header) is ${describeSkew(skewMs)} this machine's, more than clockSkewTolerance (${toleranceText(settings)}): the cursor follows the earlier clock; check the time of this machine and of any proxy in between`,
+    );
+  }
+}
 
 export async function runSyncPass({ settings, store, client, tokens, logger, signal, observer }: SyncPassDependencies): Promise<SyncPassResult> {
   const startedMs = Date.now();
@@ -115,26 +128,15 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
         },
         isTooLarge: (error) => error instanceof WindowTooLargeError,
       },
-      // The cursor stops short of the server's now by the settle lag, so alerts indexed late are read again.
-      // Checked against the local clock again at each commit: the cursor never passes what both clocks allow.
+      // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
+      // late are read again; checked against the local clock again at each commit.
       commit: (alerts, windowTo, horizon) => {
         const result = store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress() });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
       },
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
-      onServerClock: (server, local) => {
-        const skewMs = instantToMs(server) - instantToMs(local);
-        const beyond = Math.abs(skewMs) > settings.clockSkewTolerance;
-        store.write(() => store.runs.setClockSkew(runId, skewMs));
-        observer?.clockSkew?.(skewMs, beyond);
-        if (beyond) {
-          logger.warn(
-            { skewSeconds: Math.round(skewMs / 1000) },
-            `the API's clock (Date header) is ${describeSkew(skewMs)} this machine's, more than clockSkewTolerance (${toleranceText(settings)}): the cursor follows the earlier clock; check the time of this machine and of any proxy in between`,
-          );
-        }
-      },
+      onServerClock: (server, local) => recordClockSkew({ settings, store, logger, observer }, runId, instantToMs(server) - instantToMs(local)),
     });
   } catch (error) {
     const outcome = signal?.aborted ? 'interrupted' : 'failed';
