@@ -2,6 +2,7 @@
 // Date header), a cursor already in the future is repaired, and `resync --since` re-reads a span on demand.
 // The real CLI process against the simulator over HTTPS, for either source.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -110,6 +111,10 @@ function clock(source: AlertSource): void {
       const forward = await b.cli(['resync', '--since', new Date(Date.now() + 3_600_000).toISOString()]);
       assert.equal(forward.code, 2);
       assert.match(forward.stderr, /would move the cursor of .* forward \(from .*Z to .*Z\); resync only moves it back\. Nothing was changed\./);
+      const elsewhere = await b.cli(['resync', '--since', '1d'], { MDE_ALERT_SYNC_DATABASE_PATH: `${b.dir}/absent.db` });
+      assert.equal(elsewhere.code, 2);
+      assert.match(elsewhere.stderr, /There is no database at .*absent\.db yet/);
+      assert.equal(existsSync(`${b.dir}/absent.db`), false, 'resync creates no database');
       const garbled = await b.cli(['resync', '--since', 'last tuesday']);
       assert.equal(garbled.code, 2);
       assert.match(garbled.stderr, /--since: "last tuesday" is neither an ISO-8601 time with a zone .* nor a duration/);

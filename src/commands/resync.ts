@@ -1,6 +1,7 @@
 // `mde-alert-sync resync --since <time>`: the operator asks for a span to be read again. The stream's cursor
 // moves back (never forward) under the writer lease; alerts and their history stay, and the next pass
 // re-reads the span, where unchanged alerts record nothing new. Who asked, and when, is kept in cursor_resets.
+import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { parseDuration } from '../config/durations.js';
 import type { Settings } from '../config/settings.js';
@@ -36,6 +37,8 @@ function operator(): { osUser: string; sudoUser: string | null } {
 export function resyncCommand(settings: Settings, logger: Logger, since: string, print: (line: string) => void): void {
   const target = parseSince(since);
   const stream = alertsApiProfile(settings.source).streamName(settings);
+  // Opening the store would create it: there is nothing to move back in a database that does not exist.
+  if (!existsSync(settings.databasePath)) throw new ConfigurationError(`There is no database at ${settings.databasePath} yet: its first sync reads back to the look-back anyway. Nothing was changed.`);
   const writer = openStoreAsWriter(settings, 'resync', (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
   try {
     const { store } = writer;
