@@ -1,5 +1,6 @@
 // The chaos run: the simulator keeps creating and changing alerts while it injects faults, the real worker
-// process (`mde-alert-sync run`, a pass every second) is killed with SIGKILL at random moments and started
+// process (`mde-alert-sync run`, a pass every second) is killed with SIGKILL at random moments (after its
+// first API request) and started
 // again, and a reporting reader queries the views from another process the whole time. At the end the
 // database must equal the simulator's truth. A short profile runs inside `npm test`; the long one with
 // `npm run test:chaos` (options: --profile short|long, --seconds N, --seed N, --set KEY=VALUE for a worker
@@ -142,7 +143,11 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       // The first starts meet each clock fault, later ones a quarter of the time.
       if (starts < CLOCK_FAULTS.length || random() < 0.25) bed.sim.api.faults.unshift(CLOCK_FAULTS[starts < CLOCK_FAULTS.length ? starts : between(0, CLOCK_FAULTS.length - 1)]!);
       starts += 1;
-      worker = bed.spawnCli(['run']);
+      const requestsBefore = bed.sim.api.requests.length;
+      const started = (worker = bed.spawnCli(['run']));
+      // The kill comes at a random moment after the worker's first request, so that even on a busy machine
+      // (where starting takes seconds) every worker meets the API, and the clock fault put first in line.
+      await waitFor('the worker to call the API', () => bed.sim.api.requests.length > requestsBefore || started.child.exitCode !== null || started.child.signalCode !== null, 60_000);
       await Promise.race([sleep(between(...profile.killAfterMs)), worker.done]);
       worker.child.kill('SIGKILL');
       const ended = await worker.done;
