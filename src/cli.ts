@@ -12,6 +12,7 @@ import { collectStatus, formatStatus } from './commands/status.js';
 import { compareSourcesCommand } from './commands/compareSources.js';
 import { parseSince } from './commands/sourceComparison.js';
 import { runCommand } from './commands/run.js';
+import { resyncCommand } from './commands/resync.js';
 import { syncCommand } from './commands/sync.js';
 import { tokenCommand } from './commands/token.js';
 import { demoCommand } from './demo/demo.js';
@@ -114,6 +115,17 @@ program
       const { settings } = settingsFor(command, { needsIdentity: false });
       const report = collectStatus(settings);
       print(options.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+    }),
+  );
+
+program
+  .command('resync')
+  .description('move the cursor back so that the next pass reads a span again (history is kept); needs the writer lease')
+  .requiredOption('--since <time>', 'where to read again from: an ISO-8601 time with a zone, a UTC date, or a duration back from now (7d)')
+  .action(async (options: { since: string }, command: Command) =>
+    run(() => {
+      const { settings, logger } = settingsFor(command, { needsIdentity: false });
+      resyncCommand(settings, logger, options.since, print);
     }),
   );
 

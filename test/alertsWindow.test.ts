@@ -77,7 +77,7 @@ describe('alert windows', () => {
     const rows = new Map<string, Row>([['x', { id: 'x', lastUpdateTime: '2024-01-01T00:00:00Z' }]]);
     const { source, requests } = modelApi(rows, { top: 10, now: () => parseInstant('2024-01-02T00:00:00Z')!, random: Math.random });
     const commits: number[] = [];
-    await readAlertWindows({ source, from: 0n, top: 10, localNow: () => 0n, commit: (alerts) => void commits.push(alerts.length) });
+    await readAlertWindows({ source, from: 0n, top: 10, localNow: () => parseInstant('2024-01-02T00:00:01Z')!, commit: (alerts) => void commits.push(alerts.length) });
     assert.equal(requests(), 1);
     assert.deepEqual(commits, [1]);
   });
@@ -95,7 +95,7 @@ describe('alert windows', () => {
       isTooLarge: () => false,
     };
     const committed = new Set<string>();
-    await readAlertWindows({ source, from: 0n, top: 100, localNow: () => 0n, commit: (alerts) => (alerts as Row[]).forEach((a) => committed.add(a.id)) });
+    await readAlertWindows({ source, from: 0n, top: 100, localNow: () => 10_000n, commit: (alerts) => (alerts as Row[]).forEach((a) => committed.add(a.id)) });
     assert.deepEqual([...committed].sort(), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
     assert.ok(requests > 1);
   });
@@ -106,6 +106,18 @@ describe('alert windows', () => {
     const result = await readAlertWindows({ source, from: 0n, top: 10, localNow: () => 777n, commit: () => {}, onServerClockMissing: () => (warned = true) });
     assert.equal(result.horizon, 777n);
     assert.ok(warned);
+  });
+
+  it('bounds the horizon by the earlier clock: a Date header ahead of the local clock, or behind it', async () => {
+    for (const [server, local] of [[5_000n, 900n], [900n, 5_000n]] as const) {
+      const seen: [Instant, Instant][] = [];
+      const source: AlertsWindowSource = { fetch: async () => ({ alerts: [{ id: 'a', lastUpdateTime: formatInstant(100n) }], serverTime: server }), isTooLarge: () => false };
+      const ends: Instant[] = [];
+      const result = await readAlertWindows({ source, from: 0n, top: 10, localNow: () => local, commit: (_alerts, windowTo) => void ends.push(windowTo), onServerClock: (s, l) => seen.push([s, l]) });
+      assert.equal(result.horizon, 900n);
+      assert.deepEqual(ends, [900n]);
+      assert.deepEqual(seen, [[server, local]], 'both clocks are reported once, for the skew');
+    }
   });
 
   it('splits strictly inside the window', () => {

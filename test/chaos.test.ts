@@ -13,6 +13,7 @@ describe('chaos', () => {
       assert.equal(figures.mismatches, 0, figures.mismatchSamples.join('\n'));
       assert.equal(figures.integrity, 'ok');
       assert.equal(figures.cursorRegressions + figures.reader.cursorRegressions, 0, 'the cursor never moves back');
+      assert.equal(figures.cursorsAheadOfClock, 0, "the cursor never passes this machine's clock minus the settle lag");
       assert.equal(figures.reader.errors, 0, figures.reader.errorSamples.join('\n'));
       assert.equal(figures.reader.busy, 0);
       assert.equal(figures.secretsLeaked, 0);
@@ -20,6 +21,7 @@ describe('chaos', () => {
       assert.ok(figures.kills >= 3, `${figures.kills} kills`);
       assert.ok(figures.killsDuringPass >= 1, 'at least one kill landed inside a pass');
       assert.ok(Object.keys(figures.faults).length >= 5, `fault kinds: ${Object.keys(figures.faults).join(', ')}`);
+      for (const clockFault of ['dateAhead', 'dateBehind', 'noDate']) assert.ok(figures.faults[clockFault]! >= 1, `the ${clockFault} fault was served`);
       assert.ok(figures.reader.queries > 100);
     });
   }

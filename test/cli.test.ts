@@ -31,7 +31,7 @@ async function realDataDirectory() {
 
 describe('command line', () => {
   it('has --help on every command and exits 2 on usage errors', async () => {
-    for (const command of ['login', 'logout', 'sync', 'token', 'run', 'status', 'migrate', 'demo', 'simulator']) {
+    for (const command of ['login', 'logout', 'sync', 'token', 'run', 'status', 'resync', 'migrate', 'demo', 'simulator']) {
       const result = await runProcess(process.execPath, [CLI, command, '--help'], env).done;
       assert.equal(result.code, 0, command);
       assert.match(result.stdout, new RegExp(`Usage: mde-alert-sync ${command}`));

@@ -2,6 +2,7 @@
 // either source.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { assertStoreEqualsTruth, bedsFor, count, lastRun, openDb, signedIn, SOURCES, startWorker, waitFor, type AlertSource, type RunningProcess, type TestBed } from './support/harness.js';
 
 const processes: RunningProcess[] = [];
@@ -126,6 +127,30 @@ function daemon(source: AlertSource): void {
       assert.match(unready.text, /no successful pass yet/);
       assert.match((await get('/metrics')).text, /mde_alert_sync_passes_total\{outcome="failed"\} [1-9]/);
       await waitFor('recovery', async () => (await get('/readyz')).status === 200);
+      worker.child.kill('SIGTERM');
+      assert.equal((await worker.done).code, 0);
+    });
+
+    it('a clock years ahead is measured in the metrics; a cursor in the future makes it unready with a reason', async () => {
+      const b = await bedWith({ initialAlerts: 10 }, { MDE_ALERT_SYNC_SCHEDULE: '0 0 1 1 *' });
+      await signedIn(b);
+      b.sim.api.faults.push({ kind: 'dateOffset', ms: 3 * 365 * 86_400_000 });
+      const { worker, get } = await startWorker(b);
+      await waitFor('readiness', async () => (await get('/readyz')).status === 200);
+      const metrics = (await get('/metrics')).text;
+      const skew = Number(/^mde_alert_sync_clock_skew_seconds (\S+)$/m.exec(metrics)?.[1]);
+      assert.ok(Math.abs(skew - 3 * 365 * 86_400) < 5, `the skew is measured (${skew} s)`);
+      assert.match(metrics, /mde_alert_sync_clock_skew_passes_total 1\n/);
+      assert.ok(Number(/^mde_alert_sync_cursor_age_seconds (\S+)$/m.exec(metrics)?.[1]) >= 600, 'the cursor stays a settle lag behind this machine\'s clock');
+
+      // A cursor put in the future (an older version, a hand edit) is unready until a pass repairs it.
+      const db = new Database(b.dbPath, { timeout: 5000 });
+      db.prepare('UPDATE sync_cursor SET position = ?').run('2099-01-01T00:00:00.0000000Z');
+      db.close();
+      const unready = await get('/readyz');
+      assert.equal(unready.status, 503);
+      assert.match(unready.text, /the cursor of [^"]+ \(2099-01-01T00:00:00\.0000000Z\) is ahead of this machine's clock/);
+      assert.ok(Number(/^mde_alert_sync_cursor_age_seconds (\S+)$/m.exec((await get('/metrics')).text)?.[1]) < 0);
       worker.child.kill('SIGTERM');
       assert.equal((await worker.done).code, 0);
     });

@@ -171,6 +171,22 @@ describe('store', () => {
     db.close();
   });
 
+  it('migration 006 attributes the runs of an older version to their stream where the source has only one', () => {
+    const db = openDatabase(path.join(tempDir('store-'), 'alerts.db'));
+    migrate(db, loadMigrations().filter((m) => m.version <= 5));
+    const run = db.prepare("INSERT INTO sync_runs (source, started_at, outcome, cursor_after) VALUES (?, '2026-11-01T00:00:00.000Z', 'success', '2026-11-01T00:00:00.0000000Z')");
+    run.run('defender');
+    run.run('graph');
+    const cursor = db.prepare("INSERT INTO sync_cursor (stream, position, updated_at) VALUES (?, '2026-11-01T00:00:00.0000000Z', 'x')");
+    cursor.run('defender:alerts');
+    // Graph's filters changed once: two streams, so its old runs cannot be told apart.
+    cursor.run('graph:alerts_v2?serviceSource=a');
+    cursor.run('graph:alerts_v2?serviceSource=b');
+    migrate(db);
+    assert.deepEqual(db.prepare('SELECT source, stream FROM sync_runs ORDER BY id').all(), [{ source: 'defender', stream: 'defender:alerts' }, { source: 'graph', stream: null }]);
+    db.close();
+  });
+
   it('refuses a database written by a newer version, and changes nothing in it', () => {
     const { file, store } = newStore();
     store.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 'x')").run();

@@ -32,6 +32,7 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
     tokens: worker.session,
     logger,
     metrics,
+    observer: metrics,
     onPass: (outcome) => {
       options.onPass?.(outcome);
       if (options.stopAfterPasses !== undefined && daemon.passes >= options.stopAfterPasses) requestStop('passes');

@@ -18,12 +18,16 @@ export interface SourceStatus {
   quota: CallQuota & { setBy: string[]; what: string };
   retirement?: { date: string; notice: string; summary: string; switchSteps: [string, string] };
 }
+import { cursorAheadMs, describeSkew, describeSpan, toleranceText, type ClockSettings } from '../sync/clockRule.js';
+import { parseInstant } from '../instants.js';
 
 export interface StatusReport {
   database: string;
   source: SourceStatus;
   store: StoreStatus | null;
   token: TokenCacheSummary;
+  /** The clock rule's settings: what counts as a cursor ahead of the clock, or clocks that disagree. */
+  clock: ClockSettings;
 }
 
 function sourceStatus(settings: Settings): SourceStatus {
@@ -42,10 +46,11 @@ function sourceStatus(settings: Settings): SourceStatus {
 export function collectStatus(settings: Settings): StatusReport {
   const token = summarizeTokenCache(settings.tokenCachePath, settings.tokenCacheKey);
   const source = sourceStatus(settings);
-  if (!existsSync(settings.databasePath)) return { database: settings.databasePath, source, store: null, token };
+  const clock = { settleLag: settings.settleLag, clockSkewTolerance: settings.clockSkewTolerance };
+  if (!existsSync(settings.databasePath)) return { database: settings.databasePath, source, store: null, token, clock };
   const db = openDatabase(settings.databasePath, { readonly: true });
   try {
-    return { database: settings.databasePath, source, store: storeStatus(db), token };
+    return { database: settings.databasePath, source, store: storeStatus(db), token, clock };
   } catch (error) {
     throw readError(error, settings.databasePath);
   } finally {
@@ -91,7 +96,18 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
     lines.push(`  schema version ${store.schemaVersion}; ${store.alerts} alerts, ${store.changes} recorded changes${store.rejected ? `, ${store.rejected} rejected answers` : ''}`);
     if (store.byStatus.length) lines.push(`  by status: ${store.byStatus.map((s) => `${s.status ?? 'none'} ${s.alerts}`).join(', ')}`);
     if (store.openBySeverity.length) lines.push(`  open by severity: ${store.openBySeverity.map((s) => `${s.severity ?? 'none'} ${s.open_alerts}`).join(', ')}`);
-    for (const cursor of store.cursors) lines.push(`  cursor ${cursor.stream}: ${cursor.position} (moved ${age(cursor.updated_at, nowMs)})`);
+    for (const cursor of store.cursors) {
+      const ahead = cursorAheadMs(parseInstant(cursor.position) ?? 0n, nowMs, report.clock);
+      lines.push(
+        `  cursor ${cursor.stream}: ${cursor.position} (moved ${age(cursor.updated_at, nowMs)})` +
+          (ahead === undefined ? '' : `\n      AHEAD of this machine's clock by ${describeSpan(ahead)}: no alert is read until the next pass moves it back`),
+      );
+    }
+    for (const reset of store.resets) {
+      lines.push(
+        `  ${reset.reset_at}: cursor moved back by resync --since ${reset.requested_since} by ${reset.os_user}${reset.sudo_user ? ` (sudo by ${reset.sudo_user})` : ''} on ${reset.host}: ${reset.stream} from ${reset.previous_position} to ${reset.new_position}`,
+      );
+    }
     lines.push('Last sync runs:');
     if (store.runs.length === 0) lines.push('  none yet');
     for (const run of store.runs) {
@@ -100,6 +116,10 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
         `  #${run.id} ${run.started_at} ${run.outcome} ${duration}: ${run.alerts_inserted} new, ${run.alerts_updated} updated, ${run.requests} requests` +
           (run.retries ? `, ${run.retries} retries` : '') +
           (run.signed_in_user ? `, as ${run.signed_in_user}` : '') +
+          (run.clock_skew_ms != null && Math.abs(run.clock_skew_ms) > report.clock.clockSkewTolerance
+            ? `\n      the API's clock was ${describeSkew(run.clock_skew_ms)} this machine's (more than clockSkewTolerance ${toleranceText(report.clock)}); the cursor followed the earlier clock`
+            : '') +
+          (run.note ? `\n      note: ${run.note}` : '') +
           (run.error ? `\n      error: ${run.error}` : ''),
       );
     }

@@ -3,11 +3,11 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ApiCallStats } from '../alertsApi/alertsClient.js';
 import { instantToMs } from '../instants.js';
 import type { CursorStore } from '../store/cursorStore.js';
-import type { SyncPassResult } from '../sync/syncPass.js';
+import type { PassObserver, SyncPassResult } from '../sync/syncPass.js';
 
 export type PassOutcome = 'success' | 'failed' | 'signed_out' | 'interrupted';
 
-export class WorkerMetrics {
+export class WorkerMetrics implements PassObserver {
   readonly registry = new Registry();
   private readonly passes = new Counter({ name: 'mde_alert_sync_passes_total', help: 'Sync passes by outcome', labelNames: ['outcome'], registers: [this.registry] });
   private readonly alerts = new Counter({ name: 'mde_alert_sync_alerts_written_total', help: 'Alerts written, by kind (inserted, updated)', labelNames: ['kind'], registers: [this.registry] });
@@ -19,6 +19,9 @@ export class WorkerMetrics {
   private readonly tokenExpiry = new Gauge({ name: 'mde_alert_sync_token_expiry_timestamp_seconds', help: 'Expiry of the current access token (Unix time)', registers: [this.registry] });
   private readonly signedIn = new Gauge({ name: 'mde_alert_sync_signed_in', help: '1 while the worker holds a usable sign-in, 0 when `login` is needed', registers: [this.registry] });
   private readonly failures = new Gauge({ name: 'mde_alert_sync_consecutive_failures', help: 'Passes failed in a row', registers: [this.registry] });
+  private readonly clockSkewSeconds = new Gauge({ name: 'mde_alert_sync_clock_skew_seconds', help: "The API's clock (HTTP Date) minus this machine's, at the last pass's first answer", registers: [this.registry] });
+  private readonly skewedPasses = new Counter({ name: 'mde_alert_sync_clock_skew_passes_total', help: 'Passes whose two clocks disagreed by more than clockSkewTolerance (the cursor followed the earlier one)', registers: [this.registry] });
+  private readonly cursorRepairs = new Counter({ name: 'mde_alert_sync_cursor_repairs_total', help: 'Cursors found ahead of the clock and moved back at the start of a pass', registers: [this.registry] });
   private readonly seenStatus: Record<string, number> = {};
   private readonly seen = { retries: 0, throttled: 0 };
 
@@ -68,6 +71,15 @@ export class WorkerMetrics {
   /** The configured source stops working at this time (the Defender API: MC1220762): alert well before. */
   sourceRetires(source: string, atMs: number): void {
     new Gauge({ name: 'mde_alert_sync_source_retirement_timestamp_seconds', help: 'When the configured alerts API stops working (Unix time); absent for a source with no announced end', labelNames: ['source'], registers: [this.registry] }).set({ source }, atMs / 1000);
+  }
+
+  clockSkew(skewMs: number, beyondTolerance: boolean): void {
+    this.clockSkewSeconds.set(skewMs / 1000);
+    if (beyondTolerance) this.skewedPasses.inc();
+  }
+
+  cursorRepaired(): void {
+    this.cursorRepairs.inc();
   }
 
   tickSkipped(reason: 'pass_running' | 'signed_out'): void {

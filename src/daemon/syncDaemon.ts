@@ -7,6 +7,8 @@ import { SignInRequiredError, errorMessage } from '../errors.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import { runSyncPass, type SyncPassDependencies, type SyncPassResult } from '../sync/syncPass.js';
+import { cursorAheadMs, describeSpan } from '../sync/clockRule.js';
+import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
 
 export class ShutdownRequested extends Error {
@@ -122,6 +124,8 @@ export class SyncDaemon {
     if (this.lastSuccessMs === null) reasons.push('no successful pass yet');
     else if (nowMs - this.lastSuccessMs > this.settings.readyMaxAge) reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
     if (this.stopping) reasons.push('shutting down');
+    const ahead = this.cursorAhead(nowMs);
+    if (ahead) reasons.push(ahead);
     return {
       live: true,
       ready: reasons.length === 0,
@@ -130,6 +134,20 @@ export class SyncDaemon {
       consecutiveFailures: this.consecutiveFailures,
       reasons,
     };
+  }
+
+  /** A cursor ahead of this machine's clock reads nothing (its age metric is negative): not ready until repaired. */
+  private cursorAhead(nowMs: number): string | undefined {
+    const stream = this.options.client.profile.streamName(this.settings);
+    let cursor;
+    try {
+      cursor = this.options.store.cursors.get(stream);
+    } catch (error) {
+      return `cannot read the cursor: ${errorMessage(error)}`;
+    }
+    const aheadMs = cursor === undefined ? undefined : cursorAheadMs(cursor, nowMs, this.settings);
+    if (aheadMs === undefined) return undefined;
+    return `the cursor of ${stream} (${formatInstant(cursor!)}) is ahead of this machine's clock by ${describeSpan(aheadMs)}: no alert is read until the next pass moves it back`;
   }
 
   /** Stops scheduling and ends the running pass at its next window boundary (or aborts its request). */

@@ -19,6 +19,8 @@ export type ApiFault =
   | { kind: 'empty'; status?: number }
   | { kind: 'wrongShape' }
   | { kind: 'noDate' }
+  /** The answer's Date header is this far from the simulator's clock (a proxy or middlebox with a wrong clock). */
+  | { kind: 'dateOffset'; ms: number }
   /** Items that are not valid alerts, appended to an otherwise correct answer. */
   | { kind: 'extraItems'; items: unknown[] }
   /** Items given as JSON text, appended the same way: for JSON that JSON.stringify cannot write (6,000 levels deep). */
@@ -42,6 +44,8 @@ export interface ApiRequestRecord {
   status: number;
   returned: number;
   fault?: ApiFault['kind'];
+  /** With the dateOffset fault: how far the answer's Date header was from the simulator's clock. */
+  dateOffsetMs?: number;
   username: string | null;
 }
 
@@ -304,13 +308,15 @@ export class AlertsApi {
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'extraRawItems', 'nextLink'].includes(fault.kind)) {
+    if (fault && !['truncated', 'noDate', 'dateOffset', 'wrongShape', 'extraItems', 'extraRawItems', 'nextLink'].includes(fault.kind)) {
       record.fault = fault.kind;
       await this.applyFault(fault, response, record);
       return true;
     }
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
       record.status = status;
+      // A fault that alters an answer (a Date header, a body) waits for the next answer there is.
+      if (fault) this.faults.unshift(fault);
       sendJson(response, status, { error: { code, message, target: crypto.randomUUID() } }, headers);
       return true;
     };
@@ -391,6 +397,10 @@ export class AlertsApi {
     if (fault?.kind === 'noDate') {
       response.removeHeader('date');
       response.sendDate = false;
+    }
+    if (fault?.kind === 'dateOffset') {
+      record.dateOffsetMs = fault.ms;
+      response.setHeader('date', new Date(now + fault.ms).toUTCString());
     }
     const body = fault?.kind === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : text;
     response.writeHead(200, {

@@ -6,6 +6,8 @@ export interface CursorStore {
   get(stream: string): Instant | undefined;
   /** Moves the cursor forward (never back); returns the position now stored. */
   advance(stream: string, position: Instant, runId: number | null, now: string): Instant;
+  /** Puts the cursor at `position`, also backwards: only to re-read (a repair, or an operator's resync). */
+  moveBack(stream: string, position: Instant, runId: number | null, now: string): void;
 }
 
 export function cursorStore(db: Db): CursorStore {
@@ -15,6 +17,7 @@ export function cursorStore(db: Db): CursorStore {
      ON CONFLICT (stream) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at, sync_run_id = excluded.sync_run_id
      WHERE excluded.position > sync_cursor.position`,
   );
+  const set = db.prepare('UPDATE sync_cursor SET position = ?, updated_at = ?, sync_run_id = ? WHERE stream = ?');
   const get = (stream: string): Instant | undefined => {
     const row = select.get(stream);
     return row ? parseInstant(row.position) : undefined;
@@ -24,6 +27,9 @@ export function cursorStore(db: Db): CursorStore {
     advance(stream, position, runId, now) {
       upsert.run(stream, formatInstant(position), now, runId);
       return get(stream) ?? position;
+    },
+    moveBack(stream, position, runId, now) {
+      set.run(formatInstant(position), now, runId, stream);
     },
   };
 }

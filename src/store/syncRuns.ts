@@ -31,11 +31,14 @@ export interface SyncRunRecord {
   cursor_before: string | null;
   cursor_after: string | null;
   signed_in_user: string | null;
+  stream: string | null;
+  clock_skew_ms: number | null;
+  note: string | null;
 }
 
 export function syncRuns(db: Db) {
   const start = db.prepare(
-    "INSERT INTO sync_runs (source, started_at, outcome, cursor_before, signed_in_user) VALUES (?, ?, 'running', ?, ?)",
+    "INSERT INTO sync_runs (source, stream, started_at, outcome, cursor_before, signed_in_user) VALUES (?, ?, ?, 'running', ?, ?)",
   );
   const addCounts = db.prepare(
     `UPDATE sync_runs SET alerts_received = alerts_received + @received, alerts_inserted = alerts_inserted + @inserted,
@@ -52,14 +55,42 @@ export function syncRuns(db: Db) {
     "UPDATE sync_runs SET outcome = 'interrupted', error = 'the process stopped before the pass finished' WHERE outcome = 'running'",
   );
   const setUser = db.prepare('UPDATE sync_runs SET signed_in_user = ? WHERE id = ?');
+  const setCursorBefore = db.prepare('UPDATE sync_runs SET cursor_before = ? WHERE id = ?');
+  const setSkew = db.prepare('UPDATE sync_runs SET clock_skew_ms = ? WHERE id = ?');
+  const addNote = db.prepare("UPDATE sync_runs SET note = coalesce(note || '; ', '') || ? WHERE id = ?");
+  // Cursors are canonical text (7 fraction digits): text order is time order.
+  const lastCursor = db.prepare<[string, string, string], { cursor_before: string | null; cursor_after: string | null; started_at: string; finished_at: string | null }>(
+    `SELECT cursor_before, cursor_after, started_at, finished_at FROM sync_runs
+     WHERE stream = ? AND (cursor_after <= ? OR cursor_before <= ?) ORDER BY id DESC LIMIT 1`,
+  );
   const recent = db.prepare<[number], SyncRunRecord>('SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?');
   const lastUser = db.prepare<[], { signed_in_user: string | null }>(
     "SELECT signed_in_user FROM sync_runs WHERE signed_in_user IS NOT NULL AND outcome <> 'running' ORDER BY id DESC LIMIT 1",
   );
 
   return {
-    start(source: string, startedAt: string, cursorBefore: string | null, user: string | null): number {
-      return Number(start.run(source, startedAt, cursorBefore, user).lastInsertRowid);
+    start(source: string, startedAt: string, cursorBefore: string | null, user: string | null, stream: string | null = null): number {
+      return Number(start.run(source, stream, startedAt, cursorBefore, user).lastInsertRowid);
+    },
+    setCursorBefore(id: number, cursor: string | null): void {
+      setCursorBefore.run(cursor, id);
+    },
+    /** The API's clock minus this machine's, at the pass's first answer. */
+    setClockSkew(id: number, skewMs: number): void {
+      setSkew.run(Math.round(skewMs), id);
+    },
+    addNote(id: number, note: string): void {
+      addNote.run(note, id);
+    },
+    /**
+     * The latest run of the stream that recorded a cursor not later than `limit`: that cursor (the later of
+     * its before and after not past the limit) and when the run ended (or began, if it never ended).
+     */
+    lastCursorNotAfter(stream: string, limit: string): { cursor: string; endedAt: string } | undefined {
+      const row = lastCursor.get(stream, limit, limit);
+      if (!row) return undefined;
+      const candidates = [row.cursor_after, row.cursor_before].filter((c): c is string => c !== null && c <= limit).sort();
+      return { cursor: candidates.at(-1)!, endedAt: row.finished_at ?? row.started_at };
     },
     addCounts(id: number, counts: UpsertCounts, progress: RunProgress, cursor: string | null): void {
       addCounts.run({ id, ...counts, ...progress, cursor });

@@ -31,11 +31,13 @@ export interface ReadWindowsOptions {
   source: AlertsWindowSource;
   from: Instant;
   top: number;
-  /** Local clock, used only when the server sends no Date header. */
+  /** Local clock: the horizon is the earlier of it and the server's (Date header), or it alone without one. */
   localNow: () => Instant;
   /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order. */
   commit(alerts: unknown[], windowTo: Instant, horizon: Instant): void | Promise<void>;
   onServerClockMissing?(): void;
+  /** The first answer's Date header and the local clock when it came (to measure their disagreement). */
+  onServerClock?(server: Instant, local: Instant): void;
   /** Rounds of the same-instant scan before giving up (see readSingleInstant). */
   maxInstantScans?: number;
   /** Stops between windows (shutdown); what was committed stays committed. */
@@ -83,13 +85,16 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   };
 
   // First an open window: in steady state it is the only request of the pass, and its Date header fixes
-  // the pass's horizon on the server's clock. A full first answer is dropped once its split point is known,
+  // the pass's horizon (with the local clock). A full first answer is dropped once its split point is known,
   // rather than held for the whole backfill.
   const opening = async (): Promise<{ horizon: Instant; end: Instant | null }> => {
     const first = await fetchWindow(options.from, null);
     let horizon: Instant;
     if (first !== 'too-large' && first.serverTime !== null) {
-      horizon = first.serverTime;
+      // Only time both clocks agree has passed: a wrong Date header (a proxy's clock) cannot push it ahead.
+      const local = options.localNow();
+      options.onServerClock?.(first.serverTime, local);
+      horizon = minInstant(first.serverTime, local);
     } else {
       if (first !== 'too-large') options.onServerClockMissing?.();
       horizon = options.localNow();

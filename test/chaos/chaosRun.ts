@@ -1,5 +1,6 @@
 // The chaos run: the simulator keeps creating and changing alerts while it injects faults, the real worker
-// process (`mde-alert-sync run`, a pass every second) is killed with SIGKILL at random moments and started
+// process (`mde-alert-sync run`, a pass every second) is killed with SIGKILL at random moments (after its
+// first API request) and started
 // again, and a reporting reader queries the views from another process the whole time. At the end the
 // database must equal the simulator's truth. A short profile runs inside `npm test`; the long one with
 // `npm run test:chaos` (options: --profile short|long, --seconds N, --seed N, --set KEY=VALUE for a worker
@@ -8,9 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseInstant } from '../../src/instants.js';
+import { instantFromMs, parseInstant } from '../../src/instants.js';
+import { parseDuration } from '../../src/config/durations.js';
 import { seededRandom, type SimAlert } from '../../src/simulator/alertFactory.js';
-import type { ApiFault } from '../../src/simulator/alertsApi.js';
+import type { ApiFault, ApiRequestRecord } from '../../src/simulator/alertsApi.js';
 import { toGraphAlert } from '../../src/simulator/graphAlert.js';
 import { createTestBed, cursorOf, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type AlertSource, type RunningProcess, type TestBed } from '../support/harness.js';
 import type { ReaderFigures } from './reportingReader.js';
@@ -34,8 +36,16 @@ export const PROFILES: Record<'short' | 'long', ChaosProfile> = {
   long: { name: 'long', seconds: 600, seed: 11, initialAlerts: 3000, pageSize: 500, killAfterMs: [500, 8000], churnEveryMs: 100, faultEveryMs: 300 },
 };
 
-/** What the simulator serves wrongly, and how often relative to each other. */
+const YEAR_MS = 365 * 86_400_000;
+/**
+ * What the simulator serves wrongly, and how often relative to each other. Each is injected once in this
+ * order first (so that even the short profile meets every kind), then at random.
+ */
 const API_FAULTS: ApiFault[] = [
+  // A clock that is wrong (a proxy's Date header): the cursor must follow only what both clocks allow.
+  { kind: 'dateOffset', ms: 3 * YEAR_MS },
+  { kind: 'dateOffset', ms: -3 * YEAR_MS },
+  { kind: 'noDate' },
   { kind: 'status', status: 429, retryAfter: '1' },
   { kind: 'status', status: 500 },
   { kind: 'status', status: 503 },
@@ -47,7 +57,10 @@ const API_FAULTS: ApiFault[] = [
   { kind: 'wrongShape' },
   { kind: 'nextLink', pageSize: 7 },
 ];
+/** Put first in the queue when a worker starts, so that they meet the first answer of a pass, which sets its horizon. */
+const CLOCK_FAULTS: ApiFault[] = API_FAULTS.slice(0, 3);
 const LATE_INDEXING_MS = 3000;
+const SETTLE_LAG = '30s';
 
 export interface ChaosFigures {
   profile: string;
@@ -68,6 +81,8 @@ export interface ChaosFigures {
   mismatchSamples: string[];
   integrity: string;
   cursorRegressions: number;
+  /** Cursors seen later than this machine's clock minus the settle lag (after a kill): the clock rule broken. */
+  cursorsAheadOfClock: number;
   reader: ReaderFigures;
   secretsLeaked: number;
 }
@@ -84,7 +99,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       MDE_ALERT_SYNC_LOG_LEVEL: 'warn',
       // Well above the late indexing injected (3 s), and short enough that a pass re-reads seconds, not the
       // default quarter hour, of a tenant where alerts change ten times a second.
-      MDE_ALERT_SYNC_SETTLE_LAG: '30s',
+      MDE_ALERT_SYNC_SETTLE_LAG: SETTLE_LAG,
       MDE_ALERT_SYNC_OVERLAP: '30s',
       ...Object.fromEntries(Object.entries(profile.settings ?? {}).map(([key, value]) => [`MDE_ALERT_SYNC_${key}`, value])),
     },
@@ -96,6 +111,8 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
   let reader: RunningProcess | undefined;
   let worker: RunningProcess | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let injected = 0;
+  const settleLagMs = parseDuration(profile.settings?.SETTLE_LAG ?? SETTLE_LAG)!;
   try {
     await expectExit(bed, ['login'], 0);
     await expectExit(bed, ['migrate'], 0);
@@ -111,16 +128,26 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
         bed.sim.identity.expireAccessTokens();
         count('tokenExpiry');
       } else if (bed.sim.api.faults.length < 3) {
-        bed.sim.api.faults.push(API_FAULTS[between(0, API_FAULTS.length - 1)]!);
+        bed.sim.api.faults.push(API_FAULTS[injected < API_FAULTS.length ? injected : between(0, API_FAULTS.length - 1)]!);
+        injected += 1;
       }
     }, profile.faultEveryMs));
 
     const deadline = Date.now() + profile.seconds * 1000;
     let kills = 0;
     let cursorRegressions = 0;
+    let cursorsAheadOfClock = 0;
+    let starts = 0;
     let lastCursor: string | undefined;
     while (Date.now() < deadline) {
-      worker = bed.spawnCli(['run']);
+      // The first starts meet each clock fault, later ones a quarter of the time.
+      if (starts < CLOCK_FAULTS.length || random() < 0.25) bed.sim.api.faults.unshift(CLOCK_FAULTS[starts < CLOCK_FAULTS.length ? starts : between(0, CLOCK_FAULTS.length - 1)]!);
+      starts += 1;
+      const requestsBefore = bed.sim.api.requests.length;
+      const started = (worker = bed.spawnCli(['run']));
+      // The kill comes at a random moment after the worker's first request, so that even on a busy machine
+      // (where starting takes seconds) every worker meets the API, and the clock fault put first in line.
+      await waitFor('the worker to call the API', () => bed.sim.api.requests.length > requestsBefore || started.child.exitCode !== null || started.child.signalCode !== null, 60_000);
       await Promise.race([sleep(between(...profile.killAfterMs)), worker.done]);
       worker.child.kill('SIGKILL');
       const ended = await worker.done;
@@ -128,6 +155,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       else throw new Error(`the worker ended by itself (exit ${ended.code}): ${ended.stderr.slice(-2000)}`);
       const cursor = cursorOf(bed.dbPath);
       if (cursor !== undefined && lastCursor !== undefined && cursor < lastCursor) cursorRegressions += 1;
+      if (cursor !== undefined && parseInstant(cursor)! > instantFromMs(Date.now() - settleLagMs)) cursorsAheadOfClock += 1;
       lastCursor = cursor ?? lastCursor;
       if (kills % 10 === 0) log(`${kills} kills, cursor ${cursor}, ${bed.sim.api.requests.length} requests`);
     }
@@ -141,7 +169,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     reader.child.kill('SIGTERM');
     const readerEnd = await reader.done;
     const readerFigures = JSON.parse(readerEnd.stdout.trim().split('\n').pop()!) as ReaderFigures;
-    for (const record of bed.sim.api.requests) if (record.fault) count(record.fault === 'status' ? `http${record.status}` : record.fault);
+    for (const record of bed.sim.api.requests) if (record.fault) count(faultName(record));
 
     const verdict = compareWithTruth(bed, truth);
     const runs = runOutcomes(bed.dbPath);
@@ -163,6 +191,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       mismatchSamples: verdict.mismatches.slice(0, 10),
       integrity: verdict.integrity,
       cursorRegressions,
+      cursorsAheadOfClock,
       reader: readerFigures,
       secretsLeaked: leakedSecretCount(),
     };
@@ -172,6 +201,13 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     reader?.child.kill('SIGKILL');
     await bed.close();
   }
+}
+
+/** The fault as the figures name it: the HTTP status, or which way the Date header was off. */
+function faultName(record: ApiRequestRecord): string {
+  if (record.fault === 'status') return `http${record.status}`;
+  if (record.fault === 'dateOffset') return (record.dateOffsetMs ?? 0) > 0 ? 'dateAhead' : 'dateBehind';
+  return record.fault!;
 }
 
 async function expectExit(bed: TestBed, args: string[], code: number): Promise<void> {
@@ -258,6 +294,7 @@ export function formatFigures(figures: ChaosFigures): string {
     `mismatches        ${figures.mismatches}${figures.mismatchSamples.length ? `: ${figures.mismatchSamples.join('; ')}` : ''}`,
     `integrity_check   ${figures.integrity}`,
     `cursor moved back ${figures.cursorRegressions} (seen by the runner after each kill), ${figures.reader.cursorRegressions} (seen by the reader in ${figures.reader.cursorReadings} readings)`,
+    `cursor ahead      ${figures.cursorsAheadOfClock} (of this machine's clock minus the settle lag, seen by the runner after each kill)`,
     `reader            ${figures.reader.queries} queries, ${figures.reader.errors} errors, ${figures.reader.busy} busy/locked, slowest ${figures.reader.slowestQueryMs.toFixed(1)} ms${figures.reader.errorSamples.length ? `: ${figures.reader.errorSamples.join('; ')}` : ''}`,
     `secrets in output ${figures.secretsLeaked}`,
   ].join('\n');
@@ -271,7 +308,7 @@ async function main(): Promise<void> {
   const profile = { ...base, settings, ...(values.seconds ? { seconds: Number(values.seconds) } : {}), ...(values.seed ? { seed: Number(values.seed) } : {}) };
   const figures = await runChaos(profile, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`${formatFigures(figures)}\n`);
-  const failed = figures.mismatches > 0 || figures.integrity !== 'ok' || figures.cursorRegressions > 0 || figures.reader.cursorRegressions > 0 || figures.reader.errors > 0 || figures.secretsLeaked > 0;
+  const failed = figures.mismatches > 0 || figures.integrity !== 'ok' || figures.cursorRegressions > 0 || figures.cursorsAheadOfClock > 0 || figures.reader.cursorRegressions > 0 || figures.reader.errors > 0 || figures.secretsLeaked > 0;
   process.exitCode = failed ? 1 : 0;
 }
 
