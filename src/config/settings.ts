@@ -139,6 +139,7 @@ const KEYS = {
   detectionSourceFilter: { kind: 'list', schema: z.array(z.string().trim().regex(/^[A-Za-z0-9]+$/, 'detection sources are single words such as WindowsDefenderAtp')).default([]) },
   overlap: { kind: 'duration', schema: duration('overlap', { min: 0, max: 7 * 86_400_000 }).default(5 * 60_000) },
   settleLag: { kind: 'duration', schema: duration('settleLag', { min: 0, max: 86_400_000 }).default(10 * 60_000) },
+  useOrderBy: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
   requestTimeout: { kind: 'duration', schema: duration('requestTimeout', { min: 100, max: 3_600_000 }).default(120_000) },
   maxResponseMegabytes: { kind: 'number', schema: z.number({ error: 'must be a number' }).min(1, 'must be at least 1').max(4096, 'must be at most 4096').optional() },
   maxRetries: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(20, 'must be at most 20').default(6) },

@@ -8,6 +8,7 @@
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
 import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
+import { orderedPrefix } from './orderedPrefix.js';
 
 export interface WindowAnswer {
   alerts: unknown[];
@@ -18,6 +19,8 @@ export interface WindowAnswer {
   more?: boolean;
   /** Reads the rest of the answer the way the server pages it (Graph's @odata.nextLink), when it does. */
   next?: () => Promise<WindowAnswer>;
+  /** The request asked for the answer sorted on the update field ($orderby); whether it was is read from it. */
+  ordered?: boolean;
 }
 
 export interface AlertsWindowSource {
@@ -33,8 +36,8 @@ export interface ReadWindowsOptions {
   top: number;
   /** Local clock, used only when the server sends no Date header. */
   localNow: () => Instant;
-  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order. */
-  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): void;
+  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order (a promise it returns is awaited). */
+  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): unknown;
   onServerClockMissing?(): void;
   /** Rounds of the same-instant scan before giving up (see readSingleInstant). */
   maxInstantScans?: number;
@@ -66,74 +69,126 @@ export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Insta
   return from + (to - from) / 2n;
 }
 
+function mostlyAt(instant: Instant, alerts: unknown[]): boolean {
+  let at = 0;
+  for (const alert of alerts) if (parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime) === instant) at += 1;
+  return at * 2 >= alerts.length;
+}
+
 export async function readAlertWindows(options: ReadWindowsOptions): Promise<ReadWindowsResult> {
   const { source, top } = options;
   let windows = 0;
   let splits = 0;
+  // What the server serves per answer: $top, or fewer where it cuts $top silently (with a nextLink).
+  let served = top;
+  // Keyset reading (answers asked sorted on the update field) until an answer fails to show a sorted stretch.
+  let keyset = false;
 
   const fetchWindow = async (from: Instant, to: Instant | null): Promise<(WindowAnswer & { full: boolean }) | 'too-large'> => {
     options.signal?.throwIfAborted();
+    windows += 1;
     try {
       const answer = await source.fetch(from, to, 0);
+      if (answer.more && answer.alerts.length > 0 && answer.alerts.length < served) served = answer.alerts.length;
       return { ...answer, full: answer.alerts.length >= top || (answer.pages ?? 1) > 1 || answer.more === true };
     } catch (error) {
       if (source.isTooLarge(error)) return 'too-large';
       throw error;
     }
   };
+  const readInstant = async (at: Instant, horizon: Instant) => options.commit(await readSingleInstant(source, at, top, options.maxInstantScans ?? 5), at + TICK, horizon);
+
+  // A full answer the server sorted on the update field still holds a whole stretch: commit it, and go on
+  // from where it ends. Returns where reading continues, or undefined when the window must be split (and
+  // the rest of the pass is read by splitting).
+  const keptFromFull = async (answer: WindowAnswer | 'too-large', from: Instant, to: Instant, horizon: Instant): Promise<Instant | undefined> => {
+    const ordered = keyset && answer !== 'too-large' ? orderedPrefix(from, to, answer.alerts) : undefined;
+    if (ordered?.kind === 'prefix') {
+      await options.commit(ordered.alerts, ordered.end, horizon);
+      return ordered.end;
+    }
+    if (ordered?.kind === 'tie') {
+      if (ordered.at > from) await options.commit([], ordered.at, horizon);
+      await readInstant(ordered.at, horizon);
+      return ordered.at + TICK;
+    }
+    keyset = false;
+    return undefined;
+  };
 
   // First an open window: in steady state it is the only request of the pass, and its Date header fixes
   // the pass's horizon on the server's clock. A full first answer is dropped once its split point is known,
-  // rather than held for the whole backfill.
-  const opening = async (): Promise<{ horizon: Instant; end: Instant | null }> => {
-    const first = await fetchWindow(options.from, null);
-    let horizon: Instant;
-    if (first !== 'too-large' && first.serverTime !== null) {
-      horizon = first.serverTime;
-    } else {
-      if (first !== 'too-large') options.onServerClockMissing?.();
-      horizon = options.localNow();
-    }
-    if (first !== 'too-large' && !first.full) {
-      options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
-      return { horizon, end: null };
-    }
-    if (horizon <= options.from) return { horizon, end: null };
-    return { horizon, end: first === 'too-large' ? options.from + (horizon - options.from) / 2n : splitPoint(options.from, horizon, first.alerts) };
-  };
-  const { horizon, end: firstEnd } = await opening();
-  windows += 1;
-  if (firstEnd === null) return { windows, splits, horizon };
+  // rather than held for the whole backfill, unless it holds a sorted stretch.
+  const first = await fetchWindow(options.from, null);
+  let horizon: Instant;
+  if (first !== 'too-large' && first.serverTime !== null) {
+    horizon = first.serverTime;
+  } else {
+    if (first !== 'too-large') options.onServerClockMissing?.();
+    horizon = options.localNow();
+  }
+  if (first !== 'too-large' && !first.full) {
+    await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
+    return { windows, splits, horizon };
+  }
+  if (horizon <= options.from) return { windows, splits, horizon };
 
+  keyset = first !== 'too-large' && first.ordered === true;
   let start = options.from;
-  let end = firstEnd;
-  splits += 1;
-  let width = end - start;
+  let width = horizon - start;
+  // Sorted answers are read on from where each ends, up to the horizon; unsorted ones window by window.
+  const nextEnd = () => (keyset ? horizon : minInstant(start + width, horizon));
+  const splitEnd = (answer: WindowAnswer | 'too-large', to: Instant) => {
+    splits += 1;
+    if (answer === 'too-large') return start + (to - start) / 2n;
+    // Most of a full answer at the window's first instant: that instant is the one to page through, at once
+    // rather than after halving the window down to it.
+    return mostlyAt(start, answer.alerts) ? start + TICK : splitPoint(start, to, answer.alerts);
+  };
+  let end: Instant;
+  const kept = await keptFromFull(first, start, horizon, horizon);
+  if (kept !== undefined) {
+    start = kept;
+    end = nextEnd();
+  } else {
+    end = splitEnd(first, horizon);
+  }
   while (start < horizon) {
     const answer = await fetchWindow(start, end);
-    windows += 1;
-    if (answer === 'too-large' || answer.full) {
-      splits += 1;
-      if (end - start <= TICK) {
-        if (answer === 'too-large') {
-          throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
-        }
-        options.commit(await readSingleInstant(source, start, top, options.maxInstantScans ?? 5), end, horizon);
-        start = end;
-        end = minInstant(start + width, horizon);
-        continue;
-      }
-      end = answer === 'too-large' ? start + (end - start) / 2n : splitPoint(start, end, answer.alerts);
-      width = end - start;
+    if (answer !== 'too-large' && !answer.full) {
+      await options.commit(answer.alerts, end, horizon);
+      width = nextWidth(end - start, answer.alerts.length, served);
+      start = end;
+      end = nextEnd();
       continue;
     }
-    options.commit(answer.alerts, end, horizon);
-    // Widen sparse windows again so that a long quiet stretch does not cost many requests.
-    if (answer.alerts.length < top / 4) width *= 2n;
-    start = end;
-    end = minInstant(start + width, horizon);
+    const next = await keptFromFull(answer, start, end, horizon);
+    if (next !== undefined) {
+      start = next;
+      end = nextEnd();
+    } else if (end - start > TICK) {
+      end = splitEnd(answer, end);
+    } else if (answer === 'too-large') {
+      throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
+    } else {
+      splits += 1;
+      await readInstant(start, horizon);
+      start = end;
+      end = nextEnd();
+    }
   }
   return { windows, splits, horizon };
+}
+
+/**
+ * The width of the next window after one of `width` that held `rows` alerts: sized so that, at the density
+ * just read, it holds about three quarters of what the server serves per answer (a full answer is a request
+ * spent for nothing), growing at most eightfold over an empty or sparse stretch.
+ */
+export function nextWidth(width: Instant, rows: number, served: number): Instant {
+  const target = Math.max(1, Math.floor(served * 0.75));
+  const next = rows * 8 <= target ? width * 8n : (width * BigInt(target)) / BigInt(rows);
+  return next > TICK ? next : TICK;
 }
 
 /**
