@@ -182,11 +182,11 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
 
 /**
  * The width of the next window after one of `width` that held `rows` alerts: sized so that, at the density
- * just read, it holds about three quarters of what the server serves per answer (a full answer is a request
+ * just read, it holds about 85% of what the server serves per answer (a full answer is a request
  * spent for nothing), growing at most eightfold over an empty or sparse stretch.
  */
 export function nextWidth(width: Instant, rows: number, served: number): Instant {
-  const target = Math.max(1, Math.floor(served * 0.75));
+  const target = Math.max(1, Math.floor(served * 0.85));
   const next = rows * 8 <= target ? width * 8n : (width * BigInt(target)) / BigInt(rows);
   return next > TICK ? next : TICK;
 }
