@@ -39,7 +39,7 @@ async function handle(message: SimulatorCommand): Promise<unknown> {
       // Realistic history: 180 days (the API's retention), evidence expanded; the quotas lifted so that the
       // benchmark measures the work, not the waiting.
       const { profile = 'uniform' } = message;
-      simulator = await startSimulator({ initialAlerts: profile === 'uniform' ? message.alerts : 0, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9 } });
+      simulator = await startSimulator({ initialAlerts: profile === 'uniform' ? message.alerts : 0, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9, graphCallsPerMinute: 1e9 } });
       if (profile !== 'uniform') seedProfile(simulator, profile, message.alerts);
       simulator.api.orderBy = message.orderBy ?? 'ignored';
       simulator.api.graphServerPageSize = message.graphServerPageSize;

@@ -13,6 +13,7 @@ import { runCommand } from './commands/run.js';
 import { syncCommand } from './commands/sync.js';
 import { tokenCommand } from './commands/token.js';
 import { demoCommand } from './demo/demo.js';
+import { storedSource } from './store/storedSource.js';
 import { VERSION } from './version.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -24,8 +25,11 @@ interface GlobalOptions {
 
 function settingsFor(command: Command, needs: Pick<LoadOptions, 'needsIdentity'>, logTo: 'stdout' | 'stderr' = 'stderr'): { settings: Settings; logger: Logger } {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const settings = loadSettings({ configPath: globals.config, ...needs });
+  // With no source set, an existing database keeps the source it syncs; a new one gets Graph.
+  const settings = loadSettings({ configPath: globals.config, ...needs, sourceInDatabase: storedSource });
   const logger = createLogger({ level: globals.logLevel ?? settings.logLevel, destination: logTo });
+  const { sourceChoice } = settings;
+  if (needs.needsIdentity && !sourceChoice.explicit) logger.info({ source: sourceChoice.source }, `source not set: using ${sourceChoice.source}, as ${sourceChoice.reason}`);
   return { settings, logger };
 }
 
@@ -112,7 +116,7 @@ program
 program
   .command('demo')
   .description('run the product against the built-in simulator: sign in, then the worker while alerts change (Ctrl-C stops)')
-  .option('--dir <directory>', 'where the demo database and token cache go', 'mde-alert-sync-demo')
+  .option('--dir <directory>', 'where the demo database and token cache go: a new or empty directory, or one an earlier demo made (others are refused)', 'mde-alert-sync-demo')
   .option('--alerts <count>', 'alerts in the simulated tenant', positiveInteger, 300)
   .option('--interval <seconds>', 'seconds between passes', positiveInteger, 5)
   .option('--passes <count>', 'stop by itself after this many passes', positiveInteger)

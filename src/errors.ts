@@ -9,6 +9,9 @@ export const ExitCode = {
   permissionDenied: 4, // the API answered 403
   storeFailed: 5, // the database cannot be opened, written, or is newer than this program
   anotherWriter: 6, // another instance holds the database's writer lease
+  // sync stopped by SIGINT / SIGTERM (128 + the signal's number, as a shell reports it); its run is recorded interrupted
+  stoppedBySigint: 130,
+  stoppedBySigterm: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -7,6 +7,8 @@ export class ReceivedAlert {
     readonly id: unknown,
     /** The source's update field (lastUpdateTime, or Graph's lastUpdateDateTime). */
     readonly lastUpdateTime: unknown,
+    /** The deepest nesting of objects and lists in it (1 for an alert without nested values). */
+    readonly nesting: number,
     /** The source's creation field (alertCreationTime, createdDateTime): a second signal of the server's order. */
     readonly createdTime?: unknown,
   ) {}

@@ -51,6 +51,32 @@ function badInputFrom(source: AlertSource): void {
       assert.equal(count(b.dbPath, 'SELECT count(*) FROM alerts WHERE id = ? AND severity = ?', odd!.id, 'Critical'), 1);
     });
 
+    it('alerts nested 6,000 levels deep are kept in rejected_alerts and block no other alert, in this pass or the next', async () => {
+      const b = await bed({ initialAlerts: 10 });
+      assert.equal((await b.cli(['sync'])).code, 0);
+      const [stored] = b.sim.api.truth().filter((alert) => b.serves(alert));
+      const deep = (inner: string) => `${'['.repeat(6000)}${inner}${']'.repeat(6000)}`;
+      const at = (offsetMs = 0) => JSON.stringify(new Date(Date.now() + offsetMs).toISOString());
+      const texts = [
+        `{"id":"deep-unknown-field","${b.updateField}":${at()},"title":"deep","extension":${deep('1')}}`,
+        `{"id":"deep-column","${b.updateField}":${at()},"description":${deep('"x"')}}`,
+        `{"id":"deep-evidence","${b.updateField}":${at()},"evidence":[{"entityType":"File","details":${deep('null')}}]}`,
+        `{"id":${JSON.stringify(stored!.id)},"${b.updateField}":${at(1000)},"title":"a newer version, too deep","extension":${deep('{}')}}`,
+      ];
+      b.sim.api.createAlerts(5);
+      b.sim.api.faults.push({ kind: 'extraRawItems', texts });
+      const result = await b.cli(['sync']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /4 rejected \(kept in rejected_alerts\)/);
+      assert.equal(count(b.dbPath, "SELECT count(*) FROM rejected_alerts WHERE reason LIKE 'nested more than 1000 levels deep%'"), texts.length);
+      assert.equal(count(b.dbPath, "SELECT count(*) FROM alerts WHERE id LIKE 'deep-%'"), 0);
+      assertStoreEqualsTruth(b);
+      b.sim.api.createAlerts(3);
+      const next = await b.cli(['sync']);
+      assert.equal(next.code, 0, next.stderr);
+      assertStoreEqualsTruth(b);
+    });
+
     it('an alert larger than the response cap stops the pass with what to raise, and nothing is skipped', async () => {
       const b = await bed({ initialAlerts: 10 });
       assert.equal((await b.cli(['sync'])).code, 0);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { withinCallQuota } from '../src/alertsApi/callQuota.js';
+import { callQuotaFor, withinCallQuota } from '../src/alertsApi/callQuota.js';
+import { DEFENDER_PROFILE } from '../src/alertsApi/defenderProfile.js';
+import { GRAPH_PROFILE } from '../src/alertsApi/graphProfile.js';
 
 describe('client-side call quota', () => {
   it('never lets more calls than the limits into any sliding window of either interval', async () => {
@@ -18,5 +20,12 @@ describe('client-side call quota', () => {
     const tolerance = 60;
     for (let i = 0; i + 3 < starts.length; i += 1) assert.ok(starts[i + 3]! - starts[i]! >= minuteMs - tolerance, `calls ${i} and ${i + 3} are a "minute" apart`);
     for (let i = 0; i + 5 < starts.length; i += 1) assert.ok(starts[i + 5]! - starts[i]! >= hourMs - tolerance, `calls ${i} and ${i + 5} are an "hour" apart`);
+  });
+
+  it("defaults to each source's documented limit, and callsPerMinute / callsPerHour override it", () => {
+    assert.deepEqual(callQuotaFor(DEFENDER_PROFILE, {}), { perMinute: 100, perHour: 1500, setBy: [] });
+    assert.deepEqual(callQuotaFor(GRAPH_PROFILE, {}), { perMinute: 150, perHour: undefined, setBy: [] }, 'Graph: 150 a minute, no hourly limit');
+    assert.deepEqual(callQuotaFor(GRAPH_PROFILE, { callsPerMinute: 60 }), { perMinute: 60, perHour: undefined, setBy: ['callsPerMinute'] });
+    assert.deepEqual(callQuotaFor(DEFENDER_PROFILE, { callsPerHour: 600 }), { perMinute: 100, perHour: 600, setBy: ['callsPerHour'] });
   });
 });

@@ -52,10 +52,18 @@ function daemon(source: AlertSource): void {
       ]) {
         assert.match(metrics, expected);
       }
+      // The Defender API stops working after 1 February 2027 (MC1220762): a gauge with that date, and a
+      // warning at start; Graph has neither.
+      const retirement = /mde_alert_sync_source_retirement_timestamp_seconds\{source="defender"\} 1801440000\n/;
+      if (source === 'defender') assert.match(metrics, retirement);
+      else assert.doesNotMatch(metrics, /mde_alert_sync_source_retirement_timestamp_seconds\{/);
       worker.child.kill('SIGTERM');
       const result = await worker.done;
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /"msg":"stopped cleanly"/);
+      const warned = /"level":40,.*"msg":"source defender: the Defender for Endpoint API stops working after 2027-02-01/;
+      if (source === 'defender') assert.match(result.stdout, warned);
+      else assert.doesNotMatch(result.stdout, /2027-02-01/);
       assert.match(result.stdout, /"msg":"sync pass finished"/, 'one log line per pass, as JSON on stdout');
       assertStoreEqualsTruth(b, truth);
       assert.equal(count(b.dbPath, "SELECT count(*) FROM sync_runs WHERE outcome = 'running'"), 0);

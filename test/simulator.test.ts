@@ -78,3 +78,70 @@ describe('simulated alerts API', () => {
     assert.match(throttled!.body!.error.message, /API calls quota exceeded/);
   });
 });
+
+describe('simulated Microsoft Graph alerts_v2 and the retired Defender API', () => {
+  let graphSim: Simulator;
+  let graphAgent: Agent;
+  const tokens: Record<string, string> = {};
+  const call = async (path: string, resource: 'graph' | 'defender') => {
+    const response = await request(`${graphSim.apiBaseUrl}${path}`, { dispatcher: graphAgent, headers: { authorization: `Bearer ${tokens[resource]}` } });
+    const text = await response.body.text();
+    return { status: response.statusCode, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, any>) : null };
+  };
+
+  before(async () => {
+    graphSim = await startSimulator({ initialAlerts: 60, api: { graphCallsPerMinute: 5, graphServerPageSize: 7 } });
+    graphAgent = new Agent({ connect: { ca: graphSim.caCertificate } });
+    for (const [resource, scope] of [['graph', 'https://graph.microsoft.com/.default'], ['defender', 'https://api.securitycenter.microsoft.com/.default']] as const) {
+      const form = new URLSearchParams({ grant_type: 'password', client_id: graphSim.clientId, username: 'analyst@contoso.example', password: 'correct horse battery staple', scope: `${scope} offline_access` });
+      const response = await request(`${graphSim.authorityUrl}/${graphSim.tenantId}/oauth2/v2.0/token`, { dispatcher: graphAgent, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      tokens[resource] = ((await response.body.json()) as { access_token: string }).access_token;
+    }
+  });
+  after(async () => {
+    await graphAgent.close();
+    await graphSim.close();
+  });
+
+  it('cuts $top silently to the server page size (graphServerPageSize) and gives an @odata.nextLink to the rest', async () => {
+    const page = await call('/v1.0/security/alerts_v2?$top=50', 'graph');
+    assert.equal(page.status, 200);
+    assert.equal(page.body!.value.length, 7);
+    assert.equal(new URL(page.body!['@odata.nextLink']).searchParams.has('$skiptoken'), true);
+  });
+
+  it("throttles Graph per app per tenant by its own limit (150 a minute by default), with Retry-After, apart from the Defender API's quota", async () => {
+    let throttled;
+    for (let i = 0; i < 6 && !throttled; i += 1) {
+      const response = await call('/v1.0/security/alerts_v2?$top=1', 'graph');
+      if (response.status === 429) throttled = { at: i, response };
+    }
+    assert.ok(throttled, 'the Graph limit was enforced');
+    assert.equal(throttled.at, 4, 'after the 5 calls a minute this simulator allows (the first test made one)');
+    assert.match(String(throttled.response.headers['retry-after']), /^\d+$/);
+    assert.equal(throttled.response.body!.error.code, 'TooManyRequests');
+    assert.equal((await call('/api/alerts?$top=1', 'defender')).status, 200, "Graph's calls do not count against the Defender API's quota");
+    const defaults = await startSimulator();
+    try {
+      assert.equal(defaults.api.options.graphCallsPerMinute, 150);
+      assert.equal(defaults.api.options.graphCallsPerHour, undefined, 'Graph documents no hourly limit for alerts');
+    } finally {
+      await defaults.close();
+    }
+  });
+
+  it('answers like the retired Defender API when told to (410 by default, or 404 / 400 with a message)', async () => {
+    graphSim.api.retiredDefenderApi = { status: 410 };
+    try {
+      const gone = await call('/api/alerts?$top=1', 'defender');
+      assert.equal(gone.status, 410);
+      assert.match(gone.body!.error.message, /retired/);
+      graphSim.api.retiredDefenderApi = { status: 404, message: 'This API has been retired.' };
+      const notFound = await call('/api/alerts?$top=1', 'defender');
+      assert.equal(notFound.status, 404);
+      assert.equal(notFound.body!.error.message, 'This API has been retired.');
+    } finally {
+      graphSim.api.retiredDefenderApi = undefined;
+    }
+  });
+});

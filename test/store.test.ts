@@ -52,6 +52,16 @@ describe('store', () => {
     store.close();
   });
 
+  it('an alert that cannot be made into rows goes to rejected_alerts and the others of its window are stored', () => {
+    const { store, commit } = newStore();
+    const unwritable = { toJSON: () => { throw new RangeError('Maximum call stack size exceeded'); } };
+    const counts = commit([alert('before', '2024-05-01T10:00:00Z'), alert('bad', '2024-05-01T10:00:01Z', { evidence: [unwritable] }), alert('after', '2024-05-01T10:00:02Z')]);
+    assert.deepEqual({ inserted: counts.inserted, rejected: counts.rejected }, { inserted: 2, rejected: 1 });
+    assert.deepEqual(store.db.prepare('SELECT reason FROM rejected_alerts').all(), [{ reason: 'cannot be stored: Maximum call stack size exceeded' }]);
+    assert.deepEqual(store.db.prepare('SELECT id FROM alerts ORDER BY id').all(), [{ id: 'after' }, { id: 'before' }]);
+    store.close();
+  });
+
   it('commits rows and cursor together and never moves the cursor back', () => {
     const { store, commit } = newStore();
     commit([alert('a', '2024-05-01T10:00:00Z')], '2024-05-01T11:00:00Z');

@@ -80,6 +80,45 @@ describe('token cache at rest', () => {
     assert.ok(JSON.parse(readFileSync(cacheFile(b), 'utf8')).RefreshToken, 'plain MSAL cache, as asked');
   });
 
+  it('refuses a plaintext cache when a key is configured (sync, status, the worker), and keeps plaintext working without a key', async () => {
+    const b = await bed({ MDE_ALERT_SYNC_SCHEDULE: '* * * * * *', MDE_ALERT_SYNC_HEALTH_PORT: '0' });
+    const { runProcess, CLI } = await import('./support/harness.js');
+    const plain: Record<string, string> = { ...b.env, MDE_ALERT_SYNC_PLAINTEXT_TOKEN_CACHE: 'true' };
+    delete plain.MDE_ALERT_SYNC_TOKEN_CACHE_KEY;
+    // A session kept in plaintext, as asked for, works without a key ...
+    assert.equal((await runProcess(process.execPath, [CLI, 'login'], plain, b.dir).done).code, 0);
+    const plaintextSync = await runProcess(process.execPath, [CLI, 'sync'], plain, b.dir).done;
+    assert.equal(plaintextSync.code, 0, plaintextSync.stderr);
+    // ... but once a key is configured, a plaintext file (an older setting, or anyone who can write it) is refused.
+    const planted = readFileSync(cacheFile(b));
+    const tokenRequests = b.sim.identity.tokenRequests.length;
+    const apiRequests = b.sim.api.requests.length;
+    const refused = /token cache .*token-cache\.json is not encrypted although a key is configured: .*Run "mde-alert-sync logout", then "mde-alert-sync login"/;
+    const sync = await b.cli(['sync']);
+    assert.equal(sync.code, 2, sync.stderr);
+    assert.match(sync.stderr, refused);
+    assert.doesNotMatch(sync.stderr, /\n\s+at /);
+    const status = await b.cli(['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, refused);
+    assert.doesNotMatch(status.stdout, /account analyst@contoso\.example/);
+    const worker = b.spawnCli(['run']);
+    const url = await waitFor('the health endpoint', () => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(worker.output().stdout)?.[1]);
+    await waitFor('two refused passes', () => (worker.output().stdout.match(/is not encrypted although a key is configured/g) ?? []).length >= 2);
+    assert.equal((await fetch(`${url}/readyz`)).status, 503);
+    assert.equal(worker.child.exitCode, null);
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.done).code, 0);
+    assert.equal(b.sim.identity.tokenRequests.length, tokenRequests, 'the planted session was not used');
+    assert.equal(b.sim.api.requests.length, apiRequests);
+    assert.deepEqual(readFileSync(cacheFile(b)), planted, 'the file is left as it was, not re-sealed');
+    // What the message says works.
+    assert.equal((await b.cli(['logout'])).code, 0);
+    await signedIn(b);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    assert.equal(JSON.parse(readFileSync(cacheFile(b), 'utf8')).format, 'mde-alert-sync-token-cache');
+  });
+
   it('reads the key from tokenCacheKeyFile', async () => {
     const b = await bed();
     const keyFile = path.join(b.dir, 'cache.key');

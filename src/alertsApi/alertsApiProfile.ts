@@ -2,8 +2,9 @@
 // alerts_v2): where a page is, how a time window is filtered, the permissions and audiences a token needs,
 // and what to tell the operator when one is missing. Everything else (retry, quotas, windows, the store)
 // is shared.
-import type { AlertSource, Settings } from '../config/settings.js';
+import type { AlertSource, CALL_QUOTAS, Settings } from '../config/settings.js';
 import { formatODataInstant, type Instant } from '../instants.js';
+import type { ApiRetirement } from './retirement.js';
 
 export type WindowFilterSettings = Pick<Settings, 'severityFilter' | 'statusFilter' | 'detectionSourceFilter' | 'serviceSourceFilter'>;
 
@@ -38,6 +39,10 @@ export interface AlertsApiProfile {
   commercialScope: string;
   /** A 403 although the token carries the permission: what the user lacks. */
   userLacksRole: string;
+  /** The API's documented request limit: the client's default (callsPerMinute / callsPerHour lower it). */
+  quota: (typeof CALL_QUOTAS)[AlertSource];
+  /** When the API stops working, if Microsoft has announced it. */
+  retirement?: ApiRetirement;
 }
 
 /**

@@ -11,6 +11,7 @@ import { instantFromMs, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import { readAlertsPage, PageJsonError, type AlertsPageJson } from './alertsPageJson.js';
 import { withinCallQuota } from './callQuota.js';
+import { looksRetired, retiredAnswerMessage } from './retirement.js';
 import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, type HttpResponse } from '../http/httpLayer.js';
 
 
@@ -25,7 +26,8 @@ export interface AlertsClientOptions {
   retryMaxDelayMs: number;
   maxRetryAfterMs: number;
   callsPerMinute: number;
-  callsPerHour: number;
+  /** Undefined: no hourly limit (Graph). */
+  callsPerHour: number | undefined;
   /** Shorter quota intervals, for runs in accelerated time (the soak). */
   quotaIntervals?: { minuteMs: number; hourMs: number };
 }
@@ -295,6 +297,13 @@ export class AlertsClient {
       );
     }
     if (status === 403) throw new AbortError(new PermissionDeniedError(this.describeForbidden(response, token)));
+    const { retirement } = this.options.profile;
+    if (retirement && looksRetired(status, response.body)) {
+      // Not retried and not a generic refusal: the API is gone, and the message says how to switch.
+      const claims = decodeAccessToken(token);
+      const application = Array.isArray(claims?.roles) && !claims?.scp;
+      throw new AbortError(new SyncFailedError(retiredAnswerMessage(retirement, describeErrorBody(response), application)));
+    }
     throw new AbortError(new RequestRefusedError(`The API refused the request (${describeErrorBody(response)}); not retried. Check apiBaseUrl and the filter settings.`, status));
   }
 

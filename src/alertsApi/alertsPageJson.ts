@@ -48,8 +48,11 @@ function stringEnd(bytes: Buffer, start: number): number {
   }
 }
 
-/** The end (exclusive) of the value starting at `start`; the value's own syntax is checked when it is parsed. */
-function valueEnd(bytes: Buffer, start: number): number {
+/**
+ * The end (exclusive) of the value starting at `start`; the value's own syntax is checked when it is parsed.
+ * `nesting`, when given, receives the value's deepest nesting of objects and lists.
+ */
+function valueEnd(bytes: Buffer, start: number, nesting?: { depth: number }): number {
   if (start >= bytes.length) throw new PageJsonError('the body ends early');
   const first = bytes[start];
   if (first === QUOTE) return stringEnd(bytes, start);
@@ -66,8 +69,10 @@ function valueEnd(bytes: Buffer, start: number): number {
       at = stringEnd(bytes, at);
       continue;
     }
-    if (byte === OPEN_BRACE || byte === OPEN_BRACKET) depth += 1;
-    else if ((byte === CLOSE_BRACE || byte === CLOSE_BRACKET) && --depth === 0) return at + 1;
+    if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      depth += 1;
+      if (nesting && depth > nesting.depth) nesting.depth = depth;
+    } else if ((byte === CLOSE_BRACE || byte === CLOSE_BRACKET) && --depth === 0) return at + 1;
     at += 1;
   }
   throw new PageJsonError('the body ends inside a value');
@@ -86,10 +91,11 @@ function readAlerts(bytes: Buffer, open: number, names: AlertFieldNames): { aler
   let at = skipSpace(bytes, open + 1);
   if (bytes[at] === CLOSE_BRACKET) return { alerts, end: at + 1 };
   for (;;) {
-    const end = valueEnd(bytes, at);
+    const nesting = { depth: 0 };
+    const end = valueEnd(bytes, at, nesting);
     const value = parseSlice(bytes, at, end) as Record<string, unknown> | null;
     const fields = typeof value === 'object' && value !== null ? value : {};
-    alerts.push(new ReceivedAlert(bytes.subarray(at, end), fields.id, fields[names.update], fields[names.created]));
+    alerts.push(new ReceivedAlert(bytes.subarray(at, end), fields.id, fields[names.update], nesting.depth, fields[names.created]));
     at = skipSpace(bytes, end);
     if (bytes[at] === COMMA) {
       at = skipSpace(bytes, at + 1);

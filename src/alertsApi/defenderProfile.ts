@@ -1,6 +1,8 @@
 // The Defender for Endpoint API: GET {base}/api/alerts (../shared/reference/defender-alerts-api.md).
 import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
 import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
+import { CALL_QUOTAS } from '../config/settings.js';
+import { DEFENDER_API_RETIREMENT } from './retirement.js';
 
 export const DEFENDER_PROFILE: AlertsApiProfile = {
   source: 'defender',
@@ -30,4 +32,6 @@ export const DEFENDER_PROFILE: AlertsApiProfile = {
   }),
   commercialScope: 'https://api.securitycenter.microsoft.com/.default',
   userLacksRole: 'the signed-in user lacks a Defender role with "View Data" (or access to the device groups). Ask a Defender administrator to grant it.',
+  quota: CALL_QUOTAS.defender,
+  retirement: DEFENDER_API_RETIREMENT,
 };

@@ -3,6 +3,7 @@
 // evidence inline and typed by @odata.type, serviceSource (../shared/reference/defender-alerts-api.md).
 import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
 import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
+import { CALL_QUOTAS } from '../config/settings.js';
 
 /** The settings speak the Defender API's enum values; Graph's are camelCase ("UnSpecified" is "unknown"). */
 export const graphEnum = (value: string): string => (value === 'UnSpecified' ? 'unknown' : value[0]!.toLowerCase() + value.slice(1));
@@ -35,5 +36,6 @@ export const GRAPH_PROFILE: AlertsApiProfile = {
   }),
   commercialScope: 'https://graph.microsoft.com/.default',
   userLacksRole: 'the signed-in user lacks a Microsoft Defender XDR role that can read alerts (Security Reader, or a Defender role with "View Data"). Ask an administrator to grant it.',
+  quota: CALL_QUOTAS.graph,
 };
 

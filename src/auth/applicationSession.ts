@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { AccessToken, Session } from './delegatedSession.js';
 import { describeIdentityError, requireAccessToken } from './delegatedSession.js';
 import { msalConfiguration } from './msalConfiguration.js';
+import { IdentityNetworkFailures } from './msalNetworkClient.js';
 
 function clientCertificate(file: string): { thumbprintSha256: string; privateKey: string; x5c: string } {
   const pem = readFileSync(file, 'utf8');
@@ -21,13 +22,14 @@ function clientCertificate(file: string): { thumbprintSha256: string; privateKey
 export class ApplicationSession implements Session {
   private readonly app: ConfidentialClientApplication;
   private readonly name: string;
+  private readonly network = new IdentityNetworkFailures();
 
   constructor(
     private readonly settings: Settings,
     private readonly logger: Logger,
     dispatcher: Dispatcher,
   ) {
-    const configuration = msalConfiguration(settings, logger, dispatcher);
+    const configuration = msalConfiguration(settings, logger, dispatcher, this.network);
     const credential = settings.clientCertificateFile ? { clientCertificate: clientCertificate(settings.clientCertificateFile) } : { clientSecret: settings.clientSecret! };
     this.app = new ConfidentialClientApplication({ ...configuration, auth: { ...configuration.auth, ...credential } });
     this.name = `application ${settings.clientId}`;
@@ -40,7 +42,7 @@ export class ApplicationSession implements Session {
       return { token: requireAccessToken(result.accessToken), expiresOn: result.expiresOn, username: this.name, tenantId: result.tenantId };
     } catch (error) {
       if (error instanceof SyncFailedError) throw error;
-      const description = describeIdentityError(error);
+      const description = describeIdentityError(error, this.network);
       // A wrong secret or certificate does not heal by retrying: it needs the operator.
       if (/invalid_client|AADSTS7000215|AADSTS700027|AADSTS700016|unauthorized_client/.test(description)) {
         throw new UserFacingError(`The application credentials were refused: ${description}. Check clientId and the client secret or certificate.`, ExitCode.signInRequired, { cause: error });

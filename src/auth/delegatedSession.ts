@@ -7,6 +7,7 @@ import type { Settings } from '../config/settings.js';
 import { SignInRequiredError, SyncFailedError, UserFacingError, ExitCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { msalConfiguration } from './msalConfiguration.js';
+import { IdentityNetworkFailures } from './msalNetworkClient.js';
 import { removeCacheFile, tokenCacheFilePlugin } from './tokenCacheFile.js';
 
 export interface AccessToken {
@@ -39,9 +40,14 @@ const SIGN_IN_NEEDED_CODES = new Set([
   'bad_token',
 ]);
 
+// MSAL's codes for "no usable answer came": the network failure below (recorded by our network client) says why.
+const NETWORK_CODES = new Set(['endpoints_resolution_error', 'network_error', 'post_request_failed', 'no_network_connectivity', 'openid_config_error']);
+
 /** "AADSTS50173: The provided grant has expired…" → first line, without trace and correlation ids. */
-export function describeIdentityError(error: unknown): string {
+export function describeIdentityError(error: unknown, failures?: IdentityNetworkFailures): string {
   const authError = error as Partial<AuthError> & { message?: string };
+  const below = authError.errorCode && NETWORK_CODES.has(authError.errorCode) ? failures?.take() : undefined;
+  if (below) return `${authError.errorCode}: could not reach the identity provider at ${below}`;
   let text = authError.errorMessage || authError.message || String(error);
   // MSAL wraps network-level failures in "Error(s): Not Available - ... - Description: <what> - ...".
   text = /Description: (.*?) - Correlation ID/.exec(text)?.[1] ?? text;
@@ -64,13 +70,14 @@ export function isSignInNeeded(error: unknown): boolean {
 
 export class DelegatedSession implements Session {
   private readonly app: PublicClientApplication;
+  private readonly network = new IdentityNetworkFailures();
 
   constructor(
     private readonly settings: Settings,
     private readonly logger: Logger,
     dispatcher: Dispatcher,
   ) {
-    const configuration = msalConfiguration(settings, logger, dispatcher);
+    const configuration = msalConfiguration(settings, logger, dispatcher, this.network);
     this.app = new PublicClientApplication({
       ...configuration,
       cache: { cachePlugin: tokenCacheFilePlugin(settings.tokenCachePath, settings.tokenCacheKey, logger) },
@@ -93,7 +100,7 @@ export class DelegatedSession implements Session {
       if (!result) throw new Error('no token');
       return result;
     } catch (error) {
-      const description = describeIdentityError(error);
+      const description = describeIdentityError(error, this.network);
       const hint = INTERACTION_CODES.test(description)
         ? ' Multi-factor authentication or Conditional Access requires an interactive sign-in: use authFlow deviceCode.'
         : /AADSTS50126/.test(description)
@@ -115,7 +122,7 @@ export class DelegatedSession implements Session {
           deviceCodeCallback: (response) => showMessage(response.message),
         });
       } catch (error) {
-        const description = describeIdentityError(error);
+        const description = describeIdentityError(error, this.network);
         const hint = description.includes('AADSTS7000218')
           ? ' The app registration must allow public client flows (Authentication → "Allow public client flows").'
           : '';
@@ -165,7 +172,7 @@ export class DelegatedSession implements Session {
         if (this.settings.authFlow === 'password' && passwordRetry) return this.accessToken(options, false);
         throw new SignInRequiredError(`The sign-in of ${account.username} is no longer valid (${describeIdentityError(error)}).`, { cause: error });
       }
-      throw new SyncFailedError(`Could not refresh the access token: ${describeIdentityError(error)}`, { cause: error });
+      throw new SyncFailedError(`Could not refresh the access token: ${describeIdentityError(error, this.network)}`, { cause: error });
     }
   }
 }

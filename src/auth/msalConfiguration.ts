@@ -3,9 +3,9 @@ import { LogLevel, type Configuration } from '@azure/msal-node';
 import type { Dispatcher } from 'undici';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import { msalNetworkClient } from './msalNetworkClient.js';
+import { msalNetworkClient, type IdentityNetworkFailures } from './msalNetworkClient.js';
 
-export function msalConfiguration(settings: Settings, logger: Logger, dispatcher: Dispatcher): Configuration {
+export function msalConfiguration(settings: Settings, logger: Logger, dispatcher: Dispatcher, failures?: IdentityNetworkFailures): Configuration {
   const authorityHost = new URL(settings.authorityHost);
   const isPublicCloudHost = ['login.microsoftonline.com', 'login.microsoftonline.us'].includes(authorityHost.host);
   const msalLog = logger.child({ component: 'msal' });
@@ -17,7 +17,7 @@ export function msalConfiguration(settings: Settings, logger: Logger, dispatcher
       ...(isPublicCloudHost ? {} : { knownAuthorities: [authorityHost.host] }),
     },
     system: {
-      networkClient: msalNetworkClient(dispatcher),
+      networkClient: msalNetworkClient(dispatcher, failures),
       loggerOptions: {
         piiLoggingEnabled: false,
         logLevel: LogLevel.Warning,

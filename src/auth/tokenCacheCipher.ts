@@ -38,10 +38,15 @@ export function isSealed(contents: string): boolean {
   }
 }
 
+/** The salt of a sealed cache (kept across its writes, so it tells one cache from another); else undefined. */
+export function sealedSalt(contents: string): string | undefined {
+  return isSealed(contents) ? (JSON.parse(contents) as Envelope).salt : undefined;
+}
+
 export function sealTokenCache(plaintext: string, material: string, previous?: string): string {
   // Keep the file's salt across writes so that the derived key is computed once per process.
-  let salt = randomBytes(16);
-  if (previous && isSealed(previous)) salt = Buffer.from((JSON.parse(previous) as Envelope).salt, 'base64');
+  const previousSalt = previous === undefined ? undefined : sealedSalt(previous);
+  const salt = previousSalt ? Buffer.from(previousSalt, 'base64') : randomBytes(16);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', keyFor(material, salt), iv);
   const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

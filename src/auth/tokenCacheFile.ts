@@ -37,7 +37,8 @@ export function readTokenCache(file: string, key: string | undefined): string | 
   const contents = readCacheFile(file);
   if (contents === undefined) return undefined;
   let json = contents;
-  if (isSealed(contents)) {
+  const sealed = isSealed(contents);
+  if (sealed) {
     if (!key) throw new ConfigurationError(`The token cache ${file} is encrypted, and no key is configured: set ${TOKEN_CACHE_KEY_ENV} or tokenCacheKeyFile to the key it was written with. ${RECOVER}`);
     try {
       json = openTokenCache(contents, key);
@@ -51,6 +52,12 @@ export function readTokenCache(file: string, key: string | undefined): string | 
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
   } catch {
     throw new ConfigurationError(`The token cache ${file} is not a token cache this program wrote (it cannot be parsed). ${RECOVER}`);
+  }
+  // With a key, only a sealed file is trusted: a plaintext one would let anyone who can write it plant a session.
+  if (key && !sealed) {
+    throw new ConfigurationError(
+      `The token cache ${file} is not encrypted although a key is configured: someone, or an earlier setting (plaintextTokenCache: true without a key), wrote it in plaintext, and it is not used. ${RECOVER}`,
+    );
   }
   return json;
 }

@@ -1,10 +1,11 @@
 // `mde-alert-sync run`: the scheduled worker, with health and metrics, until SIGTERM / SIGINT.
 import type { Settings } from '../config/settings.js';
 import { WorkerMetrics } from '../daemon/metrics.js';
-import { startHealthServer } from '../daemon/healthServer.js';
+import { startHealthServer, type HealthServer } from '../daemon/healthServer.js';
 import { onShutdownSignals } from '../daemon/signals.js';
 import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
 import type { Logger } from '../logger.js';
+import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
 
 export interface RunOptions {
@@ -20,7 +21,10 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
   const writer = openStoreAsWriter(settings, options.command, (error) => requestStop(error));
   const store = writer.store;
   const worker = createWorker(settings, logger);
-  const metrics = new WorkerMetrics(store.cursors, worker.client.profile.streamName(settings), worker.client.stats);
+  const { profile } = worker.client;
+  const metrics = new WorkerMetrics(store.cursors, profile.streamName(settings), worker.client.stats);
+  warnOfRetirement(profile.retirement, settings.authFlow === 'clientCredentials', logger);
+  if (profile.retirement) metrics.sourceRetires(profile.source, profile.retirement.atMs);
   const daemon: SyncDaemon = new SyncDaemon({
     settings,
     store,
@@ -33,7 +37,15 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
       if (options.stopAfterPasses !== undefined && daemon.passes >= options.stopAfterPasses) requestStop('passes');
     },
   });
-  const health = settings.healthPort === undefined ? undefined : await startHealthServer(settings.healthHost, settings.healthPort, () => daemon.health(), () => metrics.text());
+  let health: HealthServer | undefined;
+  try {
+    health = settings.healthPort === undefined ? undefined : await startHealthServer(settings.healthHost, settings.healthPort, () => daemon.health(), () => metrics.text());
+  } catch (error) {
+    // Nothing ran yet: give the lease back, so that the corrected worker (or a sync) can start at once.
+    writer.close();
+    await worker.close();
+    throw error;
+  }
   if (health) logger.info({ url: health.url }, 'health endpoints listening: /livez /readyz /metrics');
   const removeSignalHandlers = onShutdownSignals((signal) => requestStop(signal));
   daemon.start();

@@ -1,24 +1,79 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { summarizeTokenCache, type TokenCacheSummary } from '../auth/tokenCacheSummary.js';
 import type { Settings } from '../config/settings.js';
-import { openDatabase } from '../store/database.js';
+import { StoreError } from '../errors.js';
+import { openDatabase, storeError } from '../store/database.js';
 import { storeStatus, type StoreStatus } from '../store/statusReport.js';
+import { callQuotaFor, type CallQuota } from '../alertsApi/callQuota.js';
+import { retirementSummary, switchToGraphSteps } from '../alertsApi/retirement.js';
+import { alertsApiProfile } from './worker.js';
+
+/** The API read, why, its call quota in force, and its end if Microsoft has announced one. */
+export interface SourceStatus {
+  source: Settings['source'];
+  api: string;
+  explicit: boolean;
+  reason: string;
+  quota: CallQuota & { setBy: string[]; what: string };
+  retirement?: { date: string; notice: string; summary: string; switchSteps: [string, string] };
+}
 
 export interface StatusReport {
   database: string;
+  source: SourceStatus;
   store: StoreStatus | null;
   token: TokenCacheSummary;
 }
 
+function sourceStatus(settings: Settings): SourceStatus {
+  const profile = alertsApiProfile(settings.source);
+  const { retirement } = profile;
+  return {
+    source: settings.source,
+    api: profile.apiName,
+    explicit: settings.sourceChoice.explicit,
+    reason: settings.sourceChoice.reason,
+    quota: { ...callQuotaFor(profile, settings), what: profile.quota.what },
+    ...(retirement ? { retirement: { date: retirement.date, notice: retirement.notice, summary: retirementSummary(retirement), switchSteps: switchToGraphSteps(settings.authFlow === 'clientCredentials') } } : {}),
+  };
+}
+
 export function collectStatus(settings: Settings): StatusReport {
   const token = summarizeTokenCache(settings.tokenCachePath, settings.tokenCacheKey);
-  if (!existsSync(settings.databasePath)) return { database: settings.databasePath, store: null, token };
+  const source = sourceStatus(settings);
+  if (!existsSync(settings.databasePath)) return { database: settings.databasePath, source, store: null, token };
   const db = openDatabase(settings.databasePath, { readonly: true });
   try {
-    return { database: settings.databasePath, store: storeStatus(db), token };
+    return { database: settings.databasePath, source, store: storeStatus(db), token };
+  } catch (error) {
+    throw readError(error, settings.databasePath);
   } finally {
     db.close();
   }
+}
+
+function formatSource({ source, api, explicit, reason, quota, retirement }: SourceStatus): string[] {
+  const limits = `at most ${quota.perMinute} requests a minute${quota.perHour === undefined ? '' : ` and ${quota.perHour} an hour`}`;
+  const lines = [
+    `Source: ${source} (${api}): ${explicit ? reason : `not set: ${reason}`}`,
+    `  ${limits} (${quota.setBy.length ? `set by ${quota.setBy.join(', ')}` : quota.what})${quota.perHour === undefined ? ', no hourly limit' : ''}`,
+  ];
+  if (retirement) lines.push(`  retiring: ${retirement.summary}. Switch to Microsoft Graph before then:`, ...retirement.switchSteps.map((step, i) => `    ${i + 1}. ${step}`));
+  return lines;
+}
+
+/** SQLite reads a file lazily: a damaged file, or a WAL index it may not create, shows at the first query. */
+function readError(error: unknown, file: string): StoreError {
+  // With no process holding the database open its -shm is gone, and a reader must create it beside the file.
+  if ((error as { code?: string }).code === 'SQLITE_READONLY_DIRECTORY') {
+    return new StoreError(
+      `Database ${file}: this user may read it but not create ${file}-shm in ${path.dirname(file)}, which SQLite needs to read a WAL database that no process has open. ` +
+        "Run status while the worker runs, as the worker's user, or with write access to that directory.",
+      { cause: error },
+    );
+  }
+  return storeError(error, file);
 }
 
 function age(iso: string | null, nowMs: number): string {
@@ -49,6 +104,7 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
       );
     }
   }
+  lines.push(...formatSource(report.source));
   lines.push(`Sign-in (${token.file}):`);
   if (token.problem) lines.push(`  ${token.problem}`);
   else if (!token.account) lines.push('  nobody is signed in: run "mde-alert-sync login"');

@@ -1,6 +1,9 @@
 import type { Settings } from '../config/settings.js';
+import { onShutdownSignals } from '../daemon/signals.js';
+import { ExitCode, UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { runSyncPass, type SyncPassResult } from '../sync/syncPass.js';
+import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
 
 export function describePass(result: SyncPassResult): string {
@@ -19,12 +22,40 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
   const writer = openStoreAsWriter(settings, 'sync', (error) => logger.error({ reason: error.message }, 'lost the writer lease'));
   const store = writer.store;
   const worker = createWorker(settings, logger);
+  warnOfRetirement(worker.client.profile.retirement, settings.authFlow === 'clientCredentials', logger);
+  // A signal ends the pass at its next window (or aborts its request), like `run`; a second one exits at once.
+  const shutdown = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  const removeSignalHandlers = onShutdownSignals((signal) => {
+    stoppedBy = signal;
+    logger.info({ signal }, 'stopping: the pass ends at its next window');
+    shutdown.abort(new Error(`stopped by ${signal}`));
+    deadline = setTimeout(() => {
+      logger.error({ shutdownTimeoutMs: settings.shutdownTimeout }, 'shutdown took longer than shutdownTimeout: exiting now; committed data is safe');
+      process.exit(stoppedExitCode(signal));
+    }, settings.shutdownTimeout);
+    deadline.unref();
+  });
   try {
-    const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger });
+    const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger, signal: shutdown.signal });
     print(`Synced as ${result.signedInUser}: ${describePass(result)}.`);
     return result;
+  } catch (error) {
+    if (stoppedBy === undefined) throw error;
+    throw new UserFacingError(
+      `Stopped by ${stoppedBy}: the pass ended at a window boundary and is recorded as interrupted; the alerts committed so far are kept, and the next sync continues from the cursor.`,
+      stoppedExitCode(stoppedBy),
+      { cause: error },
+    );
   } finally {
     writer.close();
     await worker.close();
+    removeSignalHandlers();
+    clearTimeout(deadline);
   }
+}
+
+function stoppedExitCode(signal: NodeJS.Signals): ExitCode {
+  return signal === 'SIGINT' ? ExitCode.stoppedBySigint : ExitCode.stoppedBySigterm;
 }

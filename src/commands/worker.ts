@@ -9,6 +9,7 @@ import { createDispatcher } from '../http/httpLayer.js';
 import { DEFENDER_PROFILE } from '../alertsApi/defenderProfile.js';
 import { GRAPH_PROFILE } from '../alertsApi/graphProfile.js';
 import type { AlertsApiProfile } from '../alertsApi/alertsApiProfile.js';
+import { callQuotaFor } from '../alertsApi/callQuota.js';
 import type { Logger } from '../logger.js';
 import { USER_AGENT } from '../version.js';
 import { holdWriterLease } from '../daemon/lease.js';
@@ -24,9 +25,11 @@ export interface Worker {
 export function createWorker(settings: Settings, logger: Logger, timing: Pick<AlertsClientOptions, 'quotaIntervals'> = {}): Worker {
   const dispatcher = createDispatcher({ caFile: settings.caFile });
   const session: Session = settings.authFlow === 'clientCredentials' ? new ApplicationSession(settings, logger, dispatcher) : new DelegatedSession(settings, logger, dispatcher);
+  const profile = alertsApiProfile(settings.source);
+  const quota = callQuotaFor(profile, settings);
   const client = new AlertsClient(
     {
-      profile: alertsApiProfile(settings.source),
+      profile,
       apiBaseUrl: settings.apiBaseUrl,
       userAgent: USER_AGENT,
       requestTimeoutMs: settings.requestTimeout,
@@ -35,8 +38,8 @@ export function createWorker(settings: Settings, logger: Logger, timing: Pick<Al
       retryMinDelayMs: settings.retryMinDelay,
       retryMaxDelayMs: settings.retryMaxDelay,
       maxRetryAfterMs: settings.maxRetryAfter,
-      callsPerMinute: settings.callsPerMinute,
-      callsPerHour: settings.callsPerHour,
+      callsPerMinute: quota.perMinute,
+      callsPerHour: quota.perHour,
       ...timing,
     },
     session,

@@ -2,13 +2,15 @@
 // variables (which win), validated as a whole so that one message names every bad key.
 import { getHeapStatistics } from 'node:v8';
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigurationError, errorMessage } from '../errors.js';
 import { CLOUD_ENDPOINTS, CLOUDS, type Cloud } from './clouds.js';
-import { parseDuration } from './durations.js';
+import { formatDuration, parseDuration } from './durations.js';
+import { databasePathProblem, expandHome, LocalFileError, MAX_CONFIG_FILE_BYTES, readBoundedText } from './localFiles.js';
 
 export const ENV_PREFIX = 'MDE_ALERT_SYNC_';
 export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
@@ -34,9 +36,10 @@ function fileWhose(problem: (contents: string, file: string) => string | undefin
     .superRefine((file, ctx) => {
       let contents: string;
       try {
-        contents = readFileSync(file, 'utf8');
+        contents = readBoundedText(file);
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})${unreadableHint}` });
+        const why = error instanceof LocalFileError ? `${file} ${error.message}` : `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
+        ctx.addIssue({ code: 'custom', message: `${why}${unreadableHint}` });
         return;
       }
       const message = problem(contents, file);
@@ -44,7 +47,30 @@ function fileWhose(problem: (contents: string, file: string) => string | undefin
     });
 }
 
-const nonEmptyFile = (what: string) => fileWhose((contents, file) => (contents.trim() === '' ? `${file} is empty: it must hold ${what}` : undefined));
+/**
+ * A key that names the file holding a secret. Its value is never printed: a secret pasted into it by mistake
+ * would reach the logs. Messages name the key (and where it was set) instead, and `problem` describes the
+ * contents without quoting them.
+ */
+function secretFile(holds: string, itself: string, problem: (contents: string) => string | undefined) {
+  return z
+    .string()
+    .min(1)
+    .superRefine((file, ctx) => {
+      let contents: string;
+      try {
+        contents = readFileSync(file, 'utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        ctx.addIssue({ code: 'custom', message: `the file it names cannot be read (${code}): it must hold the path of a file containing ${holds}, not ${itself} itself` });
+        return;
+      }
+      const message = problem(contents);
+      if (message) ctx.addIssue({ code: 'custom', message: `the file it names ${message}` });
+    });
+}
+
+const nonEmptySecretFile = (what: string) => secretFile(what, what, (contents) => (contents.trim() === '' ? `is empty: it must hold ${what}` : undefined));
 
 export const SEVERITIES = ['UnSpecified', 'Informational', 'Low', 'Medium', 'High'] as const;
 export const STATUSES = ['Unknown', 'New', 'InProgress', 'Resolved'] as const;
@@ -54,6 +80,18 @@ export type AlertSource = (typeof SOURCES)[number];
 /** Each API's maximum page size: "Maximum page size is 10,000" (Defender), $top up to 2,000 (Graph alerts_v2). */
 export const MAX_PAGE_SIZES: Record<AlertSource, number> = { defender: 10_000, graph: 2_000 };
 export const MAX_PAGE_SIZE = MAX_PAGE_SIZES.defender;
+/** A configuration that does not set `source`, for a database that holds nothing yet: Graph, the successor. */
+export const DEFAULT_SOURCE: AlertSource = 'graph';
+/**
+ * Each API's documented request limit, what the client stays under unless callsPerMinute / callsPerHour say
+ * less. Defender API: "100 calls per minute and 1,500 calls per hour" (learn.microsoft.com/defender-endpoint/
+ * api/get-alerts). Graph: security alert operations 150 requests a minute per app per tenant, no hourly limit
+ * (learn.microsoft.com/graph/throttling-limits, "Security detections and incidents service limits").
+ */
+export const CALL_QUOTAS: Record<AlertSource, { perMinute: number; perHour: number | undefined; what: string }> = {
+  defender: { perMinute: 100, perHour: 1500, what: "the Defender API's quota" },
+  graph: { perMinute: 150, perHour: undefined, what: "Microsoft Graph's limit for security alerts" },
+};
 /** Graph serviceSourceFilter default: the service this product is about. */
 export const DEFAULT_SERVICE_SOURCES = ['microsoftDefenderForEndpoint'];
 
@@ -69,7 +107,7 @@ function duration(name: string, { min, max }: { min: number; max: number }) {
       return z.NEVER;
     }
     if (ms < min || ms > max) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be between ${min} ms and ${max / 86_400_000} days` });
+      ctx.addIssue({ code: 'custom', message: `${name} must be between ${formatDuration(min)} and ${formatDuration(max)}` });
       return z.NEVER;
     }
     return ms;
@@ -88,10 +126,44 @@ const httpsUrl = z
   }, 'must be an https:// URL')
   .transform((value) => value.replace(/\/+$/, ''));
 
-const pemFile = fileWhose(
-  (contents, file) => (contents.includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks`),
-  ': give the path of a readable PEM file',
-);
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** A CA file must hold certificates Node can parse: TLS would otherwise fail later, on every connection. */
+function caFileProblem(contents: string, file: string): string | undefined {
+  const blocks = contents.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return `${file} holds no PEM certificate: give a file with "-----BEGIN CERTIFICATE-----" blocks`;
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `${file}: certificate ${index + 1} of ${blocks.length} cannot be parsed (${errorMessage(error).split('\n')[0]}): give the PEM certificate of the CA that signs the servers' certificates`;
+    }
+  }
+  return undefined;
+}
+
+const pemFile = fileWhose(caFileProblem, ': give the path of a readable PEM file');
+
+/** A path the worker creates files at: `~/` is the home directory; an existing one must be a regular file. */
+function localPath(options: { mustBeFile?: boolean } = {}) {
+  return z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .transform((value, ctx) => {
+      const expanded = expandHome(value);
+      if (expanded === undefined) {
+        ctx.addIssue({ code: 'custom', message: `only "~/" (your home directory) is expanded: write the path of ${value.split('/')[0]} out in full` });
+        return z.NEVER;
+      }
+      const problem = options.mustBeFile ? databasePathProblem(expanded) : undefined;
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      return expanded;
+    });
+}
 
 function enumList<T extends readonly [string, ...string[]]>(values: T) {
   return z.array(z.enum(values, { error: (issue) => `unknown value ${JSON.stringify(issue.input)}: use one of ${values.join(', ')}` }));
@@ -105,28 +177,29 @@ const KEYS = {
   },
   clientId: { kind: 'string', schema: z.string().trim().regex(GUID, 'must be the application (client) GUID of the app registration').optional() },
   cloud: { kind: 'string', schema: z.enum(CLOUDS, { error: `must be one of ${CLOUDS.join(', ')}` }).default('commercial') },
-  source: { kind: 'string', schema: z.enum(SOURCES, { error: `must be one of ${SOURCES.join(', ')}` }).default('defender') },
+  // Not set: the source the database already syncs, else DEFAULT_SOURCE (see chooseSource).
+  source: { kind: 'string', schema: z.enum(SOURCES, { error: `must be one of ${SOURCES.join(', ')}` }).optional() },
   authorityUrl: { kind: 'string', schema: httpsUrl.optional() },
   apiBaseUrl: { kind: 'string', schema: httpsUrl.optional() },
   scope: { kind: 'string', schema: z.string().trim().regex(/^https:\/\/\S+\/\.default$/, 'must look like https://<resource>/.default').optional() },
   caFile: { kind: 'string', schema: pemFile.optional() },
-  databasePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').default('data/mde-alerts.db') },
-  tokenCachePath: { kind: 'string', schema: z.string().trim().min(1, 'must not be empty').optional() },
+  databasePath: { kind: 'string', schema: localPath({ mustBeFile: true }).default('data/mde-alerts.db') },
+  tokenCachePath: { kind: 'string', schema: localPath().optional() },
   tokenCacheKeyFile: {
     kind: 'string',
-    schema: fileWhose((contents, file) =>
-      contents.trim().length < MIN_KEY_LENGTH ? `${file} must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` : undefined,
+    schema: secretFile('the token cache key', 'the key', (contents) =>
+      contents.trim().length < MIN_KEY_LENGTH ? `must hold at least ${MIN_KEY_LENGTH} characters of key material (e.g. from "openssl rand -base64 32")` : undefined,
     ).optional(),
   },
   plaintextTokenCache: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(false) },
   authFlow: { kind: 'string', schema: z.enum(AUTH_FLOWS, { error: `must be one of ${AUTH_FLOWS.join(', ')}` }).default('deviceCode') },
   username: { kind: 'string', schema: z.string().trim().min(3, 'must be the user principal name').optional() },
-  passwordFile: { kind: 'string', schema: nonEmptyFile('the password').optional() },
-  clientSecretFile: { kind: 'string', schema: nonEmptyFile('the client secret').optional() },
+  passwordFile: { kind: 'string', schema: nonEmptySecretFile('the password').optional() },
+  clientSecretFile: { kind: 'string', schema: nonEmptySecretFile('the client secret').optional() },
   clientCertificateFile: {
     kind: 'string',
-    schema: fileWhose((pem, file) => {
-      if (pem.trim() === '') return `${file} is empty: it must hold a certificate and its private key (PEM)`;
+    schema: secretFile('the certificate and its private key (PEM)', 'the certificate', (pem) => {
+      if (pem.trim() === '') return 'is empty: it must hold a certificate and its private key (PEM)';
       return pem.includes('BEGIN CERTIFICATE') && /BEGIN (RSA |EC )?PRIVATE KEY/.test(pem) ? undefined : 'must hold both the certificate and its private key in PEM';
     }).optional(),
   },
@@ -146,8 +219,9 @@ const KEYS = {
   retryMinDelay: { kind: 'duration', schema: duration('retryMinDelay', { min: 1, max: 600_000 }).default(1000) },
   retryMaxDelay: { kind: 'duration', schema: duration('retryMaxDelay', { min: 1, max: 3_600_000 }).default(60_000) },
   maxRetryAfter: { kind: 'duration', schema: duration('maxRetryAfter', { min: 0, max: 3_600_000 }).default(300_000) },
-  callsPerMinute: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(100, 'must be at most 100 (the API quota)').default(100) },
-  callsPerHour: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int().min(1).max(1500, 'must be at most 1500 (the API quota)').default(1500) },
+  // Not set: the source's CALL_QUOTAS; set, at most that (checked once the source is known).
+  callsPerMinute: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').optional() },
+  callsPerHour: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').optional() },
   schedule: {
     kind: 'string',
     schema: z.string().trim().refine((v) => cron.validate(v), 'must be a cron expression such as "*/5 * * * *" (minute hour day month weekday, optional seconds first)').default('*/5 * * * *'),
@@ -169,8 +243,19 @@ const settingsSchema = z
 
 type RawSettings = z.output<typeof settingsSchema>;
 
-export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize'> {
+/** Which API the alerts are read from, and why: the configuration, the database, or the default. */
+export interface SourceChoice {
+  source: AlertSource;
+  /** Set by the configuration (file, environment, or the program itself). */
+  explicit: boolean;
+  /** Why, for the log and `status`. */
+  reason: string;
+}
+
+export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize' | 'source'> {
   cloud: Cloud;
+  source: AlertSource;
+  sourceChoice: SourceChoice;
   pageSize: number;
   /** Authority host (scheme and host, no tenant) that MSAL signs in against. */
   authorityHost: string;
@@ -214,8 +299,12 @@ function fromFileValue(kind: KeyKind, value: unknown): unknown {
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, MAX_CONFIG_FILE_BYTES);
   } catch (error) {
+    if (error instanceof LocalFileError) {
+      const what = error.code === 'TOO_LARGE' ? 'it is not a configuration file' : 'give the path of a YAML file';
+      throw new ConfigurationError(`The configuration file ${file} ${error.message}: ${what} with --config or ${CONFIG_PATH_ENV}.`);
+    }
     throw new ConfigurationError(`Cannot read the configuration file ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}). Check the path given by --config or ${CONFIG_PATH_ENV}.`);
   }
   let parsed: unknown;
@@ -244,22 +333,45 @@ export interface LoadOptions {
   needsIdentity?: boolean;
   /** Values set by the program itself (the demo), below the file and environment. */
   defaults?: Partial<Record<ConfigKey, unknown>>;
+  /**
+   * With no `source` set: the source an existing database at this path already syncs (and why), if any.
+   * Injected by the CLI, which reads the store; the configuration does not depend on it.
+   */
+  sourceInDatabase?: (databasePath: string) => Omit<SourceChoice, 'explicit'> | undefined;
+}
+
+function chooseSource(raw: RawSettings, origin: string | undefined, inDatabase: LoadOptions['sourceInDatabase']): SourceChoice {
+  if (raw.source) return { source: raw.source, explicit: true, reason: origin ? `set ${origin}` : 'set by the program' };
+  const stored = inDatabase?.(path.resolve(raw.databasePath));
+  if (stored) return { ...stored, explicit: false };
+  return { source: DEFAULT_SOURCE, explicit: false, reason: 'a new database (no cursor, no alerts yet) syncs Microsoft Graph' };
+}
+
+/** callsPerMinute / callsPerHour may lower the source's documented quota, never raise it. */
+function quotaProblems(raw: RawSettings, source: AlertSource, origin: Record<string, string>): string[] {
+  const quota = CALL_QUOTAS[source];
+  // Without an hourly quota, the minute's limit over an hour is the most that can happen anyway.
+  const limits = { callsPerMinute: quota.perMinute, callsPerHour: quota.perHour ?? quota.perMinute * 60 };
+  return (['callsPerMinute', 'callsPerHour'] as const)
+    .filter((key) => raw[key] !== undefined && raw[key] > limits[key])
+    .map((key) => `${key}${origin[key] ? ` (${origin[key]})` : ''}: must be at most ${limits[key]} with source ${source} (${quota.what}: ${quota.perMinute} a minute${quota.perHour ? `, ${quota.perHour} an hour` : ', no hourly limit'})`);
 }
 
 export function loadSettings(options: LoadOptions = {}): Settings {
   const env = options.env ?? process.env;
   const file = options.configPath ?? env[CONFIG_PATH_ENV];
   const problems: string[] = [];
-  const merged: Record<string, unknown> = { ...options.defaults };
-  const origin: Record<string, string> = {};
+  // Null-prototype maps and Object.hasOwn: a key such as "constructor" or "__proto__" is a name like any other.
+  const merged: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, options.defaults);
+  const origin: Record<string, string> = Object.create(null) as Record<string, string>;
 
   if (file) {
     for (const [key, value] of Object.entries(readConfigFile(file))) {
-      if (key in SECRETS_IN_FILE) {
+      if (Object.hasOwn(SECRETS_IN_FILE, key)) {
         problems.push(`${key} (in ${file}): secrets are never read from the configuration file; use ${SECRETS_IN_FILE[key]}`);
         continue;
       }
-      if (!(key in KEYS)) {
+      if (!Object.hasOwn(KEYS, key)) {
         const suggestion = closestKey(key);
         problems.push(`${key} (in ${file}): unknown key${suggestion ? `; did you mean ${suggestion}?` : ''}`);
         continue;
@@ -312,7 +424,9 @@ export function loadSettings(options: LoadOptions = {}): Settings {
       problems.push(`${TOKEN_CACHE_KEY_ENV}: the token cache is encrypted at rest and needs a key: set ${TOKEN_CACHE_KEY_ENV} (e.g. from "openssl rand -base64 32") or tokenCacheKeyFile; or set plaintextTokenCache: true to keep it unencrypted (not recommended)`);
     }
   }
-  if (result.success && result.data.source === 'graph') {
+  const choice = result.success ? chooseSource(result.data, origin.source, options.sourceInDatabase) : undefined;
+  if (result.success && choice) problems.push(...quotaProblems(result.data, choice.source, origin));
+  if (result.success && choice?.source === 'graph') {
     const { pageSize, detectionSourceFilter } = result.data;
     if (pageSize !== undefined && pageSize > MAX_PAGE_SIZES.graph) problems.push(`pageSize: must be at most ${MAX_PAGE_SIZES.graph} with source graph (the largest $top Graph alerts_v2 accepts)`);
     if (detectionSourceFilter.length > 0) problems.push('detectionSourceFilter: Graph alerts_v2 cannot filter on detectionSource; with source graph use serviceSourceFilter, or remove it');
@@ -320,36 +434,45 @@ export function loadSettings(options: LoadOptions = {}): Settings {
   if (result.success && result.data.retryMinDelay > result.data.retryMaxDelay) {
     problems.push('retryMinDelay: must not be larger than retryMaxDelay');
   }
-  if (problems.length > 0 || !result.success) {
+  if (problems.length > 0 || !result.success || !choice) {
     throw new ConfigurationError(`Invalid configuration${file ? ` (${file})` : ''}; nothing was done:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return resolveSettings(result.data, env);
+  return resolveSettings(result.data, choice, env);
 }
 
-/** A secret from its environment variable, else from its file. */
-function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefined): string | undefined {
+/** A secret from its environment variable, else from its file (named by `key`, whose value is never printed). */
+function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefined, key: ConfigKey): string | undefined {
   const value = env[name]?.trim();
   if (value) return value;
-  return file ? readFileSync(file, 'utf8').trim() : undefined;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    // Read once already by the validation: it went away since.
+    throw new ConfigurationError(`${key} (${envName(key)}): the file it names cannot be read any more (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}); check it and start again.`);
+  }
 }
 
-function resolveSettings(raw: RawSettings, env: NodeJS.ProcessEnv): Settings {
+function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: NodeJS.ProcessEnv): Settings {
   const cloud = CLOUD_ENDPOINTS[raw.cloud];
   const databasePath = path.resolve(raw.databasePath);
+  const { source } = sourceChoice;
   return {
     ...raw,
+    source,
+    sourceChoice,
     databasePath,
     authorityHost: raw.authorityUrl ?? cloud.authorityHost,
-    apiBaseUrl: raw.apiBaseUrl ?? (raw.source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl),
-    scope: raw.scope ?? (raw.source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope),
-    pageSize: raw.pageSize ?? MAX_PAGE_SIZES[raw.source],
+    apiBaseUrl: raw.apiBaseUrl ?? (source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl),
+    scope: raw.scope ?? (source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope),
+    pageSize: raw.pageSize ?? MAX_PAGE_SIZES[source],
     // "all" lifts the filter: every service that raises alerts.
     serviceSourceFilter: raw.serviceSourceFilter.some((value) => value.toLowerCase() === 'all') ? [] : raw.serviceSourceFilter,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
     tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
-    tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile),
-    password: secretFrom(env, PASSWORD_ENV, raw.passwordFile),
-    clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile),
+    tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile, 'tokenCacheKeyFile'),
+    password: secretFrom(env, PASSWORD_ENV, raw.passwordFile, 'passwordFile'),
+    clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile, 'clientSecretFile'),
   };
 }
 

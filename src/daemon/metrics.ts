@@ -65,6 +65,11 @@ export class WorkerMetrics {
     }
   }
 
+  /** The configured source stops working at this time (the Defender API: MC1220762): alert well before. */
+  sourceRetires(source: string, atMs: number): void {
+    new Gauge({ name: 'mde_alert_sync_source_retirement_timestamp_seconds', help: 'When the configured alerts API stops working (Unix time); absent for a source with no announced end', labelNames: ['source'], registers: [this.registry] }).set({ source }, atMs / 1000);
+  }
+
   tickSkipped(reason: 'pass_running' | 'signed_out'): void {
     this.skipped.inc({ reason });
   }

@@ -2,7 +2,6 @@
 // real device code flow (the simulated user approves it), then runs the worker while simulated analysts keep
 // changing alerts, and on Ctrl-C (or after --passes) shows where the database is and what is in it.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadSettings, TOKEN_CACHE_KEY_ENV, type Settings } from '../config/settings.js';
 import { createLogger } from '../logger.js';
@@ -11,6 +10,7 @@ import { createWorker } from '../commands/worker.js';
 import { runCommand } from '../commands/run.js';
 import { openDatabase } from '../store/database.js';
 import { startSimulator } from '../simulator/simulator.js';
+import { prepareDemoDirectory } from './demoDirectory.js';
 
 export interface DemoOptions {
   directory: string;
@@ -24,29 +24,30 @@ export interface DemoOptions {
 export async function demoCommand(options: DemoOptions, print: (line: string) => void): Promise<Settings> {
   // The demo talks only to its own simulator on loopback: a corporate proxy must not be in the way.
   for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) delete process.env[name];
-  const directory = path.resolve(options.directory);
-  mkdirSync(directory, { recursive: true });
+  // A throwaway key: the demo's token cache is encrypted like a real one, and lives as long as the demo.
+  const tokenCacheKey = randomBytes(32).toString('base64');
+  // Before anything starts: a directory the demo did not make is refused with nothing touched.
+  const files = prepareDemoDirectory(path.resolve(options.directory), tokenCacheKey);
   const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000 });
-  print(`Simulator (Entra ID + Defender for Endpoint API) listening at ${simulator.url}`);
+  print(`Simulator (Entra ID + Microsoft Graph security alerts_v2) listening at ${simulator.url}`);
   // The demo ignores MDE_ALERT_SYNC_* variables and config files: it must not touch a real tenant's setup.
   const settings = loadSettings({
-    // A throwaway key: the demo's token cache is encrypted like a real one, and lives as long as the demo.
-    env: { [TOKEN_CACHE_KEY_ENV]: randomBytes(32).toString('base64') },
+    env: { [TOKEN_CACHE_KEY_ENV]: tokenCacheKey },
     defaults: {
       tenantId: simulator.tenantId,
       clientId: simulator.clientId,
       authorityUrl: simulator.authorityUrl,
       apiBaseUrl: simulator.apiBaseUrl,
-      caFile: simulator.writeCaFile(path.join(directory, 'simulator-ca.pem')),
-      databasePath: path.join(directory, 'alerts.db'),
-      tokenCachePath: path.join(directory, 'token-cache.json'),
+      caFile: simulator.writeCaFile(files.caFile),
+      source: 'graph',
+      databasePath: files.databasePath,
+      tokenCachePath: files.tokenCachePath,
       lookback: '30d',
       pageSize: 100,
       schedule: `*/${options.intervalSeconds} * * * * *`,
       logLevel: options.logLevel,
     },
   });
-  rmSync(settings.tokenCachePath, { force: true }); // sealed with an earlier demo's throwaway key
   const logger = createLogger({ level: settings.logLevel });
   // Analysts keep working while the worker runs: new alerts arrive, others are triaged.
   const churn = setInterval(() => {
@@ -69,7 +70,8 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
       ...(options.passes ? { stopAfterPasses: options.passes } : {}),
       onPass: ({ result, error }) => {
         pass += 1;
-        const label = pass === 1 ? 'first sync, reads back 30 days' : 'incremental';
+        // A cursor found (an earlier demo in this directory) makes even the first pass incremental.
+        const label = result?.cursorBefore === null ? 'first sync, reads back 30 days' : 'incremental';
         print(result ? `Pass ${pass} (${label}): ${describePass(result)}` : `Pass ${pass} failed: ${(error as Error).message}`);
       },
     });

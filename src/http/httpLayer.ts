@@ -119,10 +119,26 @@ export async function send(dispatcher: Dispatcher, url: string, options: SendOpt
   }
 }
 
-/** A short, single-line description of a network failure, without URLs' query strings. */
+// Node's codes for a server certificate this machine does not accept, and what the operator can do.
+const UNTRUSTED_CERTIFICATE = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
+const CERTIFICATE_ADVICE: Record<string, string> = {
+  CERT_HAS_EXPIRED: "the server's certificate has expired (or this machine's clock is wrong)",
+  CERT_NOT_YET_VALID: "the server's certificate is not valid yet (or this machine's clock is wrong)",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate is for another host name: check the URL, or the proxy in between",
+};
+
+function certificateAdvice(code: string | undefined): string | undefined {
+  if (code === undefined) return undefined;
+  if (UNTRUSTED_CERTIFICATE.has(code)) return "the server's certificate is not signed by a CA this machine trusts: if a proxy inspects TLS, set caFile to the PEM certificate of its CA";
+  return Object.hasOwn(CERTIFICATE_ADVICE, code) ? CERTIFICATE_ADVICE[code] : undefined;
+}
+
+/** A short, single-line description of a network failure, without URLs' query strings; says what to do about TLS. */
 export function describeNetworkError(error: unknown): string {
   const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code ?? e.code;
   const message = (e.cause?.message ?? e.message ?? String(error)).split('\n')[0];
-  return code && !message?.includes(code) ? `${code}: ${message}` : String(message);
+  const described = code && !message?.includes(code) ? `${code}: ${message}` : String(message);
+  const advice = certificateAdvice(code);
+  return advice ? `${described}; ${advice}` : described;
 }

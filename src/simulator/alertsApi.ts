@@ -1,7 +1,8 @@
 // A fake of GET /api/alerts with the rough edges of the real one: results in an arbitrary order, a live
 // $skip that shifts when alerts change, $top above 10,000 rejected, 429 with Retry-After past the quotas,
 // alerts indexed late, and injectable faults. The same tenant is served by Microsoft Graph's
-// GET /v1.0/security/alerts_v2 (Graph's shape, $top up to 2,000, @odata.nextLink when more match).
+// GET /v1.0/security/alerts_v2 (Graph's shape, $top up to 2,000, @odata.nextLink when more match, its own
+// throttling), and the Defender API can be told to answer as retired.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AlertFactory, SimAlert } from './alertFactory.js';
 import { sendJson, type IdentityProvider } from './identityProvider.js';
@@ -20,6 +21,8 @@ export type ApiFault =
   | { kind: 'noDate' }
   /** Items that are not valid alerts, appended to an otherwise correct answer. */
   | { kind: 'extraItems'; items: unknown[] }
+  /** Items given as JSON text, appended the same way: for JSON that JSON.stringify cannot write (6,000 levels deep). */
+  | { kind: 'extraRawItems'; texts: string[] }
   /**
    * The answer holds only its first `pageSize` alerts and an @odata.nextLink to the rest (the real API may add
    * one; the reference says follow it, never depend on it). `host` points the link elsewhere; `loop` makes
@@ -51,10 +54,29 @@ export interface ApiRequestRecord {
 }
 
 export interface AlertsApiOptions {
+  /** The Defender API's quota: "100 calls per minute and 1,500 calls per hour". */
   callsPerMinute: number;
   callsPerHour: number;
+  /**
+   * Microsoft Graph's own limit for security alerts, per app per tenant: 150 requests a minute, no hourly
+   * limit documented (learn.microsoft.com/graph/throttling-limits, "Security detections and incidents").
+   */
+  graphCallsPerMinute: number;
+  graphCallsPerHour?: number | undefined;
+  /** Set, Graph answers at most this many alerts per response, cutting $top silently (the rest by @odata.nextLink). */
+  graphServerPageSize?: number | undefined;
+  /** Set, the Defender API answers every alerts request like a retired API (see `retiredDefenderApi`). */
+  retiredDefenderApi?: RetiredApiAnswer | undefined;
+  /** What both APIs do with $orderby (see OrderByHandling); by default they ignore it. */
+  orderBy?: OrderByHandling | undefined;
   audiences: string[];
   graphAudiences: string[];
+}
+
+/** How a retired API answers: 410 Gone, or 404 / 400 with a message about the retirement. */
+export interface RetiredApiAnswer {
+  status: 410 | 404 | 400;
+  message?: string;
 }
 
 /** What differs between the two APIs that serve the tenant's alerts. */
@@ -117,11 +139,14 @@ export class AlertsApi {
    * the rest. Set, Graph answers at most this many per response.
    */
   graphServerPageSize: number | undefined;
-  /** What both APIs do with $orderby (see OrderByHandling); by default they ignore it. */
-  orderBy: OrderByHandling = 'ignored';
+  /** What both APIs do with $orderby (see OrderByHandling). */
+  orderBy: OrderByHandling;
+  /** Set, the Defender API's alerts path answers as retired (Microsoft's notice MC1220762: after 1 February 2027). */
+  retiredDefenderApi: RetiredApiAnswer | undefined;
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
-  private readonly callTimes: number[] = [];
+  /** Accepted calls of each API in the last hour: each service counts its own quota. */
+  private readonly callTimes: Record<ApiDialect['name'], number[]> = { defender: [], graph: [] };
   /** The alerts sorted by lastUpdateTime, rebuilt after changes: large tenants (benchmarks) answer fast. */
   private byLastUpdate: StoredAlert[] | undefined;
   private queries = 0;
@@ -132,7 +157,11 @@ export class AlertsApi {
     private readonly random: () => number,
     private readonly nowMs: () => number,
     readonly options: AlertsApiOptions,
-  ) {}
+  ) {
+    this.graphServerPageSize = options.graphServerPageSize;
+    this.retiredDefenderApi = options.retiredDefenderApi;
+    this.orderBy = options.orderBy ?? 'ignored';
+  }
 
   /** The alerts as the service holds them now (what a complete, current copy must equal). */
   truth(): SimAlert[] {
@@ -225,13 +254,24 @@ export class AlertsApi {
     return sorted.slice(start, Math.max(start, end));
   }
 
-  private quotaWait(now: number): number | undefined {
-    while (this.callTimes.length > 0 && this.callTimes[0]! <= now - 3_600_000) this.callTimes.shift();
-    const inLastMinute = this.callTimes.filter((t) => t > now - 60_000);
-    if (inLastMinute.length >= this.options.callsPerMinute) return inLastMinute[0]! + 60_000 - now;
-    if (this.callTimes.length >= this.options.callsPerHour) return this.callTimes[0]! + 3_600_000 - now;
-    this.callTimes.push(now);
+  /** How long a call must wait under its API's quota (one app, one tenant here), or undefined: accepted. */
+  private quotaWait(dialect: ApiDialect, now: number): number | undefined {
+    const graph = dialect.name === 'graph';
+    const perMinute = graph ? this.options.graphCallsPerMinute : this.options.callsPerMinute;
+    const perHour = graph ? this.options.graphCallsPerHour : this.options.callsPerHour;
+    const times = this.callTimes[dialect.name];
+    while (times.length > 0 && times[0]! <= now - 3_600_000) times.shift();
+    const inLastMinute = times.filter((t) => t > now - 60_000);
+    if (inLastMinute.length >= perMinute) return inLastMinute[0]! + 60_000 - now;
+    if (perHour !== undefined && times.length >= perHour) return times[0]! + 3_600_000 - now;
+    times.push(now);
     return undefined;
+  }
+
+  /** The 429 each API sends: the Defender API's own body, Graph's standard error (TooManyRequests). */
+  private throttledAnswer(dialect: ApiDialect): { code: string; message: string } {
+    if (dialect.name === 'graph') return { code: 'TooManyRequests', message: 'Too many requests. Please try again later.' };
+    return { code: '429', message: `API calls quota exceeded! maximum allowed ${this.options.callsPerHour} per 01:00:00` };
   }
 
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
@@ -255,7 +295,7 @@ export class AlertsApi {
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'nextLink'].includes(fault.kind)) {
+    if (fault && !['truncated', 'noDate', 'wrongShape', 'extraItems', 'extraRawItems', 'nextLink'].includes(fault.kind)) {
       record.fault = fault.kind;
       await this.applyFault(fault, response, record);
       return true;
@@ -265,6 +305,11 @@ export class AlertsApi {
       sendJson(response, status, { error: { code, message, target: crypto.randomUUID() } }, headers);
       return true;
     };
+    const retired = dialect === DEFENDER ? this.retiredDefenderApi : undefined;
+    if (retired) {
+      const code = retired.status === 410 ? 'Gone' : retired.status === 404 ? 'NotFound' : 'BadRequest';
+      return error(retired.status, code, retired.message ?? 'This API has been retired. Use the Microsoft Graph security API (security/alerts_v2) instead.');
+    }
 
     const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const issued = token ? this.identity.validate(token) : 'unknown';
@@ -273,9 +318,10 @@ export class AlertsApi {
     record.username = issued.username;
     const granted = issued.kind === 'user' ? issued.scp.split(' ') : issued.roles;
     if (!granted.some((p) => (issued.kind === 'user' ? dialect.readScopes : dialect.readRoles).includes(p))) return error(403, 'Forbidden', dialect.forbidden(issued.kind));
-    const wait = this.quotaWait(now);
+    const wait = this.quotaWait(dialect, now);
     if (wait !== undefined) {
-      return error(429, '429', `API calls quota exceeded! maximum allowed ${this.options.callsPerHour} per 01:00:00`, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
+      const { code, message } = this.throttledAnswer(dialect);
+      return error(429, code, message, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
     }
 
     if (record.top !== null && (!Number.isInteger(record.top) || record.top < 0)) return error(400, 'InvalidInput', `Invalid $top value '${url.searchParams.get('$top')}'.`);
@@ -336,7 +382,8 @@ export class AlertsApi {
       }
       if (fault.loop || value.length < page.length) nextLink = next.toString();
     }
-    const text = JSON.stringify({ '@odata.context': dialect.context, value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
+    let text = JSON.stringify({ '@odata.context': dialect.context, value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
+    if (fault?.kind === 'extraRawItems') text = withRawItems(text, value.length, fault.texts);
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'noDate') {
       response.removeHeader('date');
@@ -417,4 +464,13 @@ function orderByKey(orderBy: string, dialect: ApiDialect): StoredOrder | string 
   const sign = match[2]?.toLowerCase() === 'desc' ? -1 : 1;
   const at = (s: StoredAlert) => (field === created ? (parseInstant(s.alert.alertCreationTime) ?? 0n) : s.at);
   return (a, b) => sign * (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0);
+}
+
+/** The answer's text with `texts` appended to its "value" list (which holds `count` items, written last but one). */
+function withRawItems(answer: string, count: number, texts: string[]): string {
+  const marker = '"value":[';
+  const start = answer.indexOf(marker) + marker.length;
+  // The list ends where its items do: find it by parsing back what JSON.stringify wrote.
+  const end = start + JSON.stringify((JSON.parse(answer) as { value: unknown[] }).value).length - 2;
+  return `${answer.slice(0, end)}${count > 0 ? ',' : ''}${texts.join(',')}${answer.slice(end)}`;
 }

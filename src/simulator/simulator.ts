@@ -1,4 +1,5 @@
-// The local HTTPS stand-in for Entra ID and the Defender for Endpoint API, used by the tests and by `demo`.
+// The local HTTPS stand-in for Entra ID, the Defender for Endpoint API and Microsoft Graph alerts_v2, used by
+// the tests and by `demo`.
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -67,6 +68,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const api = new AlertsApi(identity, new AlertFactory(random, SIMULATOR_TENANT_ID), random, nowMs, {
     callsPerMinute: 100,
     callsPerHour: 1500,
+    graphCallsPerMinute: 150,
     audiences: ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'],
     graphAudiences: ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'],
     ...options.api,

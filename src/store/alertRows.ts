@@ -6,7 +6,7 @@ import { canonicalTimestamp } from '../instants.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 import type { AlertSource } from '../config/settings.js';
 import { graphAlertColumns } from './graphAlertRows.js';
-import { evidenceRow, integer, isObject, text } from './jsonFields.js';
+import { evidenceRow, integer, isObject, MAX_JSON_NESTING, nestingOf, text } from './jsonFields.js';
 
 type Json = Record<string, unknown>;
 
@@ -183,6 +183,9 @@ export function alertColumns(alert: Json, source: AlertSource): { row: AlertColu
 /** An alert as received (its text kept exactly as raw_json) or already parsed (then written as JSON). */
 export function parseAlert(received: unknown, source: AlertSource = 'defender'): AlertParseResult {
   const asReceived = received instanceof ReceivedAlert;
+  if ((asReceived ? received.nesting : nestingOf(received)) > MAX_JSON_NESTING) {
+    return { ok: false, reason: `nested more than ${MAX_JSON_NESTING} levels deep: SQLite's JSON functions could not read it`, rawJson: asReceived ? received.text() : 'null' };
+  }
   const rawJson = asReceived ? received.text() : (JSON.stringify(received) ?? 'null');
   const alert: unknown = asReceived ? JSON.parse(rawJson) : received;
   if (!isObject(alert)) return { ok: false, reason: 'not a JSON object', rawJson };

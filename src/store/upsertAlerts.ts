@@ -3,7 +3,8 @@
 import type { Db } from './database.js';
 import { canonicalTimestamp } from '../instants.js';
 import { UPDATE_FIELD } from '../alertSource.js';
-import { alertColumns, changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
+import { alertColumns, changedFields, parseAlert, type AlertParseResult, type ParsedAlert } from './alertRows.js';
+import { errorMessage } from '../errors.js';
 import type { AlertSource } from '../config/settings.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 
@@ -43,6 +44,30 @@ function changedAcrossSources(stored: { last_update_time: string; source: AlertS
   const { id: _id, raw_json: _raw, content_hash: _hash, source: _source, ...after } = parsed.row;
   return { ...changedFields(before, after), source: { old: stored.source, new: source } };
 }
+
+/** The alert's text for rejected_alerts, whatever it holds. */
+function rawTextOf(alert: unknown): string {
+  if (alert instanceof ReceivedAlert) return alert.text();
+  try {
+    return JSON.stringify(alert) ?? 'null';
+  } catch {
+    return 'null';
+  }
+}
+
+/**
+ * Runs the part of writing one alert that only reads the alert itself (no SQL): whatever it throws is about
+ * that alert, so the alert is rejected instead of failing its window and every pass after it.
+ */
+function aboutTheAlert<T>(alert: unknown, work: () => T): T | { ok: false; reason: string; rawJson: string } {
+  try {
+    return work();
+  } catch (error) {
+    return { ok: false, reason: `cannot be stored: ${errorMessage(error)}`, rawJson: rawTextOf(alert) };
+  }
+}
+
+const isRejection = (value: unknown): value is { ok: false; reason: string; rawJson: string } => (value as { ok?: unknown } | null)?.ok === false;
 
 /** Prepares the statements once; the returned function must run inside a transaction. */
 export function prepareUpsertAlerts(db: Db): AlertUpserter {
@@ -96,7 +121,7 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
     ordered.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     for (const { alert } of ordered) {
       counts.received += 1;
-      const result = parseAlert(alert, source);
+      const result: AlertParseResult = aboutTheAlert(alert, () => parseAlert(alert, source));
       if (!result.ok) {
         insertRejected.run(result.reason, result.rawJson, runId, now);
         counts.rejected += 1;
@@ -120,16 +145,24 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
         counts.unchanged += 1;
         continue;
       }
-      const previous = JSON.parse(stored.raw_json) as Record<string, unknown>;
-      // The same alert from the other API has another shape: what changed is told by the reporting columns.
-      const changes = stored.source === source ? changedFields(previous, parsed.alert) : changedAcrossSources(stored, previous, parsed, source);
-      if (Object.keys(changes).length === 0) {
+      const changes = aboutTheAlert(alert, () => {
+        const previous = JSON.parse(stored.raw_json) as Record<string, unknown>;
+        // The same alert from the other API has another shape: what changed is told by the reporting columns.
+        const fields = stored.source === source ? changedFields(previous, parsed.alert) : changedAcrossSources(stored, previous, parsed, source);
+        return Object.keys(fields).length === 0 ? undefined : JSON.stringify(fields);
+      });
+      if (isRejection(changes)) {
+        insertRejected.run(changes.reason, changes.rawJson, runId, now);
+        counts.rejected += 1;
+        continue;
+      }
+      if (changes === undefined) {
         counts.unchanged += 1; // same content, other key order or spacing
         continue;
       }
       update.run({ ...row, now });
       writeChildren(parsed, true);
-      insertChange.run(row.id, 'updated', stored.last_update_time, row.last_update_time, JSON.stringify(changes), runId, now);
+      insertChange.run(row.id, 'updated', stored.last_update_time, row.last_update_time, changes, runId, now);
       counts.updated += 1;
     }
     return counts;

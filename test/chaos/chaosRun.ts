@@ -74,7 +74,7 @@ export interface ChaosFigures {
 
 export async function runChaos(profile: ChaosProfile, log: (line: string) => void = () => {}): Promise<ChaosFigures> {
   const bed = await createTestBed(
-    { seed: profile.seed, initialAlerts: profile.initialAlerts, identity: { accessTokenLifetimeSec: 5 }, api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000 } },
+    { seed: profile.seed, initialAlerts: profile.initialAlerts, identity: { accessTokenLifetimeSec: 5 }, api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000, graphCallsPerMinute: 1_000_000 } },
     {
       MDE_ALERT_SYNC_SCHEDULE: '* * * * * *',
       MDE_ALERT_SYNC_PAGE_SIZE: String(profile.pageSize),

@@ -31,7 +31,7 @@ export interface SoakFigures {
 
 export async function runSoak(passes: number, source: AlertSource = 'defender'): Promise<SoakFigures> {
   const bed = await createTestBed(
-    { initialAlerts: 300, api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000 } },
+    { initialAlerts: 300, api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000, graphCallsPerMinute: 1_000_000 } },
     // Short lags so that a pass re-reads seconds, not the default quarter hour, of recent changes.
     { ...sourceSettings(source), MDE_ALERT_SYNC_SETTLE_LAG: '2s', MDE_ALERT_SYNC_OVERLAP: '2s', MDE_ALERT_SYNC_LOG_LEVEL: 'warn' },
   );

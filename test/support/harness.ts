@@ -60,24 +60,31 @@ export interface CliResult {
 export type AlertSource = 'defender' | 'graph';
 export const SOURCES: readonly AlertSource[] = ['defender', 'graph'];
 
-/** The settings that select a source (the default, defender, needs none). */
+/** The settings that select a source, always explicit (with none set, a new database would get graph). */
 export function sourceSettings(source: AlertSource): Record<string, string> {
-  return source === 'graph' ? { MDE_ALERT_SYNC_SOURCE: 'graph' } : {};
+  return { MDE_ALERT_SYNC_SOURCE: source };
+}
+
+/** Extra settings for one process; a key set to undefined is removed (e.g. to leave `source` unset). */
+export type EnvSettings = Record<string, string | undefined>;
+
+function withoutUnset(env: EnvSettings): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 export interface TestBed {
   sim: Simulator;
   dir: string;
   dbPath: string;
-  /** The source the bed's settings select. */
+  /** The source the bed's settings select (defender unless they say otherwise). */
   source: AlertSource;
   /** The field the cursor follows in that source's alerts. */
   updateField: 'lastUpdateTime' | 'lastUpdateDateTime';
   /** Whether the source, with the bed's serviceSourceFilter, serves this alert (Graph reads one service by default). */
   serves(alert: SimAlert, source?: AlertSource): boolean;
   env: Record<string, string>;
-  cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
-  spawnCli(args: string[], extraEnv?: Record<string, string>): RunningProcess;
+  cli(args: string[], extraEnv?: EnvSettings): Promise<CliResult>;
+  spawnCli(args: string[], extraEnv?: EnvSettings): RunningProcess;
   close(): Promise<void>;
 }
 
@@ -120,18 +127,20 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
   }
 }
 
-export async function createTestBed(options: SimulatorOptions = {}, settings: Record<string, string> = {}): Promise<TestBed> {
+export async function createTestBed(options: SimulatorOptions = {}, settings: EnvSettings = {}): Promise<TestBed> {
   const sim = await startSimulator({ ...options, identity: { autoApproveAfterMs: 0, ...options.identity } });
   const dir = tempDir();
   const dbPath = path.join(dir, 'alerts.db');
-  const env: Record<string, string> = {
+  const env: Record<string, string> = withoutUnset({
     ...workerEnv(sim, sim.writeCaFile(path.join(dir, 'ca.pem')), dir, dbPath),
     MDE_ALERT_SYNC_LOG_LEVEL: 'info',
+    // The tests written before Graph became the default for new databases mean the Defender API.
+    ...sourceSettings('defender'),
     ...FAST_RETRIES,
     ...settings,
-  };
+  });
   secretSources.push(() => [...sim.identity.issuedSecrets(), env.MDE_ALERT_SYNC_TOKEN_CACHE_KEY!]);
-  const spawnCli = (args: string[], extraEnv: Record<string, string> = {}) => runProcess(process.execPath, [CLI, ...args], { ...env, ...extraEnv }, dir);
+  const spawnCli = (args: string[], extraEnv: EnvSettings = {}) => runProcess(process.execPath, [CLI, ...args], withoutUnset({ ...env, ...extraEnv }), dir);
   const source: AlertSource = env.MDE_ALERT_SYNC_SOURCE === 'graph' ? 'graph' : 'defender';
   const serviceSources = env.MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER?.split(',') ?? DEFAULT_SERVICE_SOURCES;
   let closed: Promise<void> | undefined;
@@ -152,7 +161,7 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: Re
 }
 
 /** createTestBed for one source: `const bed = bedsFor(source)`, then `await bed(options, settings)`. */
-export function bedsFor(source: AlertSource): (options?: SimulatorOptions, settings?: Record<string, string>) => Promise<TestBed> {
+export function bedsFor(source: AlertSource): (options?: SimulatorOptions, settings?: EnvSettings) => Promise<TestBed> {
   return (options = {}, settings = {}) => createTestBed(options, { ...sourceSettings(source), ...settings });
 }
 
