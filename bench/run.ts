@@ -6,6 +6,9 @@
 //   --page-size N     pageSize (default 10000)
 //   --node-options=S  the worker's NODE_OPTIONS (default none)
 //   --plain-malloc    without the glibc malloc tuning the container image sets (by default the worker runs with it)
+//   --requests-only   only the request figures (backfills by density profile, both sources, both server orders)
+//   --request-alerts N  the size of those backfills (default 7646)
+//   --cli FILE        the worker to measure (default dist/cli.js), e.g. another checkout's, for a before/after
 // Figures recorded with the machine they were taken on: docs/performance.md.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,16 +19,19 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { FloorFigures, FloorJob } from './floors.js';
 import { measureProcess, type ProcessUsage } from './processUsage.js';
-import type { SimulatorCommand } from './simulatorProcess.js';
+import type { DensityProfile, SimulatorCommand } from './simulatorProcess.js';
+import type { OrderByHandling } from '../src/simulator/alertsApi.js';
 import { workerEnv } from '../test/support/workerEnv.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CLI_DEFAULT = path.join(ROOT, 'dist', 'cli.js');
 const VIEWS = ['open_alerts_by_severity', 'alerts_per_day', 'alert_time_to_resolve', 'time_to_resolve_by_severity'];
 
 // The worker runs with the malloc tuning of the container image (MALLOC_* in its ENV), as deployed.
 const IMAGE_MALLOC_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
-const { values } = parseArgs({ options: { alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { cli: { type: 'string', default: CLI_DEFAULT }, 'requests-only': { type: 'boolean', default: false }, 'request-alerts': { type: 'string', default: '7646' }, alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false } } });
+// Another build's dist/cli.js (--cli), to measure a change against what it replaces.
+const CLI = path.resolve(values.cli!);
 const mainN = Number(values.alerts);
 const scalingNs = values.scaling!.split(',').filter(Boolean).map(Number);
 const pageSize = Number(values['page-size']);
@@ -69,12 +75,21 @@ interface Tenant {
   caFile: string;
 }
 
-async function startTenant(alerts: number): Promise<Tenant> {
+interface TenantOptions {
+  profile?: DensityProfile;
+  orderBy?: OrderByHandling;
+  graphServerPageSize?: number;
+  /** Settings of the worker beyond the bench's own (source, pageSize). */
+  settings?: Record<string, string>;
+}
+
+async function startTenant(alerts: number, options: TenantOptions = {}): Promise<Tenant> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mde-bench-'));
   // About 5.5 KB of simulator heap per alert with 180 days of history (1,000,000 did not fit in 5.4 GB),
   // plus room to serve pages.
   const sim = new SimulatorProcess(Math.max(2048, Math.ceil((alerts * 9) / 1024) + 1024));
-  const info = await sim.call<{ tenantId: string; clientId: string; authorityUrl: string; apiBaseUrl: string; caFile: string }>({ command: 'start', alerts, dir });
+  const { settings, ...simulatorOptions } = options;
+  const info = await sim.call<{ tenantId: string; clientId: string; authorityUrl: string; apiBaseUrl: string; caFile: string }>({ command: 'start', alerts, dir, ...simulatorOptions });
   const dbPath = path.join(dir, 'alerts.db');
   const env = {
     ...workerEnv(info, info.caFile, dir, dbPath),
@@ -86,6 +101,7 @@ async function startTenant(alerts: number): Promise<Tenant> {
     MDE_ALERT_SYNC_LOG_LEVEL: 'warn',
     ...(workerNodeOptions ? { NODE_OPTIONS: workerNodeOptions } : {}),
     ...workerMallocEnv,
+    ...settings,
   };
   const login = await measureProcess(process.execPath, [CLI, 'login'], env);
   if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
@@ -168,7 +184,11 @@ async function main(): Promise<void> {
   };
   print(`mde-alert-sync benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM, Node.js ${process.version}, pageSize ${pageSize}, worker NODE_OPTIONS ${workerNodeOptions || '(none)'}, ${Object.entries(workerMallocEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'glibc malloc defaults'}`);
 
-  // 1. The main backfill, its floors, and the steady state.
+  // 1. Requests: what a backfill spends against the minimum, per source, server order and density.
+  await requestFigures(print);
+  if (values['requests-only']) return save(out);
+
+  // 2. The main backfill, its floors, and the steady state.
   const tenant = await startTenant(mainN);
   const backfill = await sync(tenant);
   const stored = counts(tenant.dbPath);
@@ -196,7 +216,7 @@ async function main(): Promise<void> {
   print(`  1% changed        ${changedCount} alerts changed: ${changed.requests.length} request(s), ${s(changed.usage.wallMs)} wall, rows written: ${changedRows.alertVersions} alert versions, ${changedRows.changes} changes, ${changedRows.runs} run record`);
   await stopTenant(tenant);
 
-  // 2. Scaling in N, and the views over the largest database.
+  // 3. Scaling in N, and the views over the largest database.
   print();
   print('Scaling (backfill end to end)');
   print('  N           wall      CPU       alerts/s   peak RSS   requests');
@@ -224,8 +244,43 @@ async function main(): Promise<void> {
     for (const { view, medianMs, rows } of viewTimes(largest.dbPath)) print(`  ${view.padEnd(30)} ${medianMs.toFixed(1).padStart(8)} ms  (${rows} rows; target < 100 ms: ${verdict(medianMs < 100)})`);
     rmSync(largest.dir, { recursive: true, force: true });
   }
+  save(out);
+}
+
+function save(out: string[]): void {
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.txt'), `${out.join('\n')}\n`);
+}
+
+// Graph serves at most 1,000 alerts per answer here (asked for 2,000: $top is cut, the rest behind a nextLink);
+// the Defender API serves what $top asks, 1,000 here, so that both have the same page.
+const REQUEST_SOURCES = {
+  defender: { settings: { MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_PAGE_SIZE: '1000' }, graphServerPageSize: undefined, page: 1000 },
+  graph: { settings: { MDE_ALERT_SYNC_SOURCE: 'graph', MDE_ALERT_SYNC_PAGE_SIZE: '2000', MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' }, graphServerPageSize: 1000, page: 1000 },
+} as const;
+const PROFILES: DensityProfile[] = ['uniform', 'denseHour', 'tie', 'emptyStretch'];
+
+/** Backfills of N alerts by the real worker: requests against ceil(N / page), for both sources and both server orders. */
+async function requestFigures(print: (line?: string) => void): Promise<void> {
+  const n = Number(values['request-alerts']);
+  print();
+  print(`Requests of a backfill of ${n} alerts: page 1,000 (Graph: $top 2,000 cut to 1,000), minimum ceil(N / page) = ${Math.ceil(n / 1000)}, target <= 1.25 x min (+ 4 for a 1,200-alert tie: 2 scans x 2 pages)`);
+  print('  source    profile       server sorts ($orderby)            server ignores $orderby');
+  for (const [source, setup] of Object.entries(REQUEST_SOURCES)) {
+    for (const profile of PROFILES) {
+      const cells: string[] = [];
+      for (const orderBy of ['honoured', 'ignored'] as const) {
+        const tenant = await startTenant(n, { profile, orderBy, ...(setup.graphServerPageSize ? { graphServerPageSize: setup.graphServerPageSize } : {}), settings: { ...setup.settings, MDE_ALERT_SYNC_EXPAND_EVIDENCE: 'false', MDE_ALERT_SYNC_LOOKBACK: '365d' } });
+        const { requests } = await sync(tenant);
+        const stored = counts(tenant.dbPath).alerts;
+        await stopTenant(tenant);
+        const minimum = Math.ceil(n / setup.page);
+        const bound = 1.25 * minimum + (profile === 'tie' ? 2 * Math.ceil(1200 / setup.page) : 0);
+        cells.push(`${String(requests.length).padStart(3)} = ${(requests.length / minimum).toFixed(2)} x min, ${requests.length <= bound ? 'met' : 'MISSED'}, ${n - stored} lost`.padEnd(34));
+      }
+      print(`  ${source.padEnd(9)} ${profile.padEnd(13)} ${cells.join(' ')}`);
+    }
+  }
 }
 
 await main();

@@ -2,15 +2,35 @@
 // with what is measured. Driven over IPC by bench/run.ts.
 import path from 'node:path';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
+import type { OrderByHandling } from '../src/simulator/alertsApi.js';
+
+/** How the alerts of a tenant are spread over its 180 days (the request figures of bench/run.ts). */
+export type DensityProfile = 'uniform' | 'denseHour' | 'tie' | 'emptyStretch';
 
 export type SimulatorCommand =
-  | { command: 'start'; alerts: number; dir: string }
+  | { command: 'start'; alerts: number; dir: string; profile?: DensityProfile; orderBy?: OrderByHandling; graphServerPageSize?: number }
   | { command: 'update'; count: number }
   | { command: 'requests' }
   | { command: 'token' }
   | { command: 'stop' };
 
 let simulator: Simulator | undefined;
+
+const DAY_MS = 86_400_000;
+
+/** Half the alerts in one hour, 1,200 sharing one instant, or all in the first and last ten days of 180. */
+function seedProfile(sim: Simulator, profile: Exclude<DensityProfile, 'uniform'>, alerts: number): void {
+  const now = sim.nowMs();
+  const start = now - 180 * DAY_MS;
+  const at = (from: number, width: number) => ({ atMs: from + Math.floor(Math.random() * width) });
+  const tieMs = start + 45 * DAY_MS;
+  for (let i = 0; i < alerts; i += 1) {
+    if (profile === 'denseHour' && i < alerts / 2) sim.api.createAlerts(1, at(start + 90 * DAY_MS, 3_600_000));
+    else if (profile === 'tie' && i < 1200) sim.api.createAlerts(1, { atMs: tieMs, lastUpdateTime: new Date(tieMs).toISOString() });
+    else if (profile === 'emptyStretch') sim.api.createAlerts(1, at(Math.random() < 0.5 ? start : now - 11 * DAY_MS, 10 * DAY_MS));
+    else sim.api.createAlerts(1, at(start, 179 * DAY_MS));
+  }
+}
 let requestsSeen = 0;
 
 async function handle(message: SimulatorCommand): Promise<unknown> {
@@ -18,7 +38,11 @@ async function handle(message: SimulatorCommand): Promise<unknown> {
     case 'start': {
       // Realistic history: 180 days (the API's retention), evidence expanded; the quotas lifted so that the
       // benchmark measures the work, not the waiting.
-      simulator = await startSimulator({ initialAlerts: message.alerts, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9, graphCallsPerMinute: 1e9 } });
+      const { profile = 'uniform' } = message;
+      simulator = await startSimulator({ initialAlerts: profile === 'uniform' ? message.alerts : 0, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9, graphCallsPerMinute: 1e9 } });
+      if (profile !== 'uniform') seedProfile(simulator, profile, message.alerts);
+      simulator.api.orderBy = message.orderBy ?? 'ignored';
+      simulator.api.graphServerPageSize = message.graphServerPageSize;
       return {
         tenantId: simulator.tenantId,
         clientId: simulator.clientId,

@@ -71,6 +71,20 @@ function clock(source: AlertSource): void {
       assertStoreEqualsTruth(b);
     });
 
+    it('an answer dated years behind, on a pass with more than a page to read: that pass still stores every new alert', async () => {
+      const b = await bedWith({ initialAlerts: 20 }, { MDE_ALERT_SYNC_PAGE_SIZE: '5' });
+      await signedIn(b);
+      assert.equal((await b.cli(['sync'])).code, 0);
+      const cursor = cursorOf(b.dbPath);
+      b.sim.api.createAlerts(12);
+      b.sim.api.faults.push({ kind: 'dateOffset', ms: -3 * YEAR_MS });
+      const skewed = await b.cli(['sync']);
+      assert.equal(skewed.code, 0, skewed.stderr);
+      // Windows are read up to the later clock; only the cursor waits for the clocks to agree.
+      assertStoreEqualsTruth(b);
+      assert.equal(cursorOf(b.dbPath), cursor, 'the cursor does not move past the earlier clock');
+    });
+
     it('a cursor already in the future is moved back at the next pass, with a warning and a note, and the span is read', async () => {
       const b = await bed();
       const good = cursorMs(b);

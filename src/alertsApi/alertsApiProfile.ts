@@ -16,6 +16,8 @@ export interface AlertsApiProfile {
   path: string;
   /** The name of the field the cursor follows. */
   updateField: string;
+  /** The name of the field that holds the alert's creation time. */
+  createdField: string;
   /** $filter for alerts updated in [from, to) (to = null: up to the server's now), with the server-side filters. */
   windowFilter(from: Instant, to: Instant | null, settings: WindowFilterSettings): string;
   /** The server-side filters that make the stream: a cursor belongs to the query it was read with. */

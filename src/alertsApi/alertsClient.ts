@@ -37,6 +37,8 @@ export interface AlertsRequest {
   top: number;
   skip?: number;
   expandEvidence: boolean;
+  /** Ask for the answer sorted on the update field ($orderby, not documented by either API: never assumed). */
+  ordered?: boolean;
 }
 
 export interface AlertsPage {
@@ -49,16 +51,28 @@ export interface AlertsPage {
   more?: boolean;
   /** That @odata.nextLink, for a caller that must page (listNextPage). */
   nextLink?: string;
+  /** The request asked for the answer sorted on the update field. */
+  ordered?: boolean;
 }
 
 /** One response as served: its alerts, Date and any @odata.nextLink (listAlerts joins them into an AlertsPage). */
-type ServedPage = Omit<AlertsPage, 'pages' | 'more'> & { nextLink?: string };
+type ServedPage = Omit<AlertsPage, 'pages' | 'more' | 'ordered'> & { nextLink?: string };
 
 export interface ApiCallStats {
   requests: number;
   retries: number;
   throttled: number;
   byStatus: Record<string, number>;
+}
+
+/** The API answered 400 or another 4xx that is not retried: the request itself was refused. */
+export class RequestRefusedError extends SyncFailedError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
 }
 
 /** Too many rows for one response: the caller reads a smaller window instead. */
@@ -105,6 +119,8 @@ export function describeErrorBody(response: HttpResponse): string {
 export class AlertsClient {
   readonly stats: ApiCallStats = { requests: 0, retries: 0, throttled: 0, byStatus: {} };
   readonly profile: AlertsApiProfile;
+  /** The server answered 400 to a request with $orderby. */
+  private orderByRefused = false;
   private readonly limitedSend: (url: string, token: string, signal?: AbortSignal) => Promise<HttpResponse>;
 
   constructor(
@@ -141,12 +157,30 @@ export class AlertsClient {
   private pageUrl(request: AlertsRequest): string {
     const params = new URLSearchParams({ $filter: request.filter, $top: String(request.top) });
     if (request.skip) params.set('$skip', String(request.skip));
+    if (request.ordered) params.set('$orderby', `${this.options.profile.updateField} asc`);
     if (request.expandEvidence && this.options.profile.expandsEvidence) params.set('$expand', 'evidence');
     return `${this.options.apiBaseUrl}${this.options.profile.path}?${params.toString().replace(/\+/g, '%20')}`;
   }
 
-  /** Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). */
+  /**
+   * Reads one query: one request, plus any @odata.nextLink pages the server adds (never relied upon). A server
+   * that refuses $orderby is asked again without it, and never again with it by this client.
+   */
   async listAlerts(request: AlertsRequest, signal?: AbortSignal): Promise<AlertsPage> {
+    const ordered = request.ordered === true && !this.orderByRefused;
+    try {
+      return { ...(await this.listQuery({ ...request, ordered }, signal)), ordered };
+    } catch (error) {
+      if (!ordered || !(error instanceof RequestRefusedError) || error.status !== 400) throw error;
+      // Only a refusal that names the ordering is taken for one: any other 400 stays the failure it is.
+      if (!/order\s*by/i.test(error.message)) throw new RequestRefusedError(`${error.message} The request asked for $orderby; if the API keeps refusing it, set useOrderBy: false.`, error.status);
+      this.orderByRefused = true;
+      this.logger.warn({ reason: error.message }, 'the API refused $orderby: reading without it from now on (windows are split instead)');
+      return { ...(await this.listQuery({ ...request, ordered: false }, signal)), ordered: false };
+    }
+  }
+
+  private async listQuery(request: AlertsRequest, signal?: AbortSignal): Promise<AlertsPage> {
     if (!this.options.profile.followsNextLink) return this.onePage(this.pageUrl(request), signal);
     let alerts: unknown[] = [];
     const seen = new Set<string>();
@@ -270,7 +304,7 @@ export class AlertsClient {
       const application = Array.isArray(claims?.roles) && !claims?.scp;
       throw new AbortError(new SyncFailedError(retiredAnswerMessage(retirement, describeErrorBody(response), application)));
     }
-    throw new AbortError(new SyncFailedError(`The API refused the request (${describeErrorBody(response)}); not retried. Check apiBaseUrl and the filter settings.`));
+    throw new AbortError(new RequestRefusedError(`The API refused the request (${describeErrorBody(response)}); not retried. Check apiBaseUrl and the filter settings.`, status));
   }
 
   private describeForbidden(response: HttpResponse, token: string): string {
@@ -288,7 +322,7 @@ export class AlertsClient {
     const contentType = response.headers['content-type'] ?? '';
     let page: AlertsPageJson;
     try {
-      page = readAlertsPage(response.bytes, this.options.profile.updateField);
+      page = readAlertsPage(response.bytes, { update: this.options.profile.updateField, created: this.options.profile.createdField });
     } catch (error) {
       if (!(error instanceof PageJsonError)) throw error;
       if (!isJson(response.body)) {

@@ -2,7 +2,7 @@
 // building it whole: each alert is parsed once here (which checks it is complete JSON) for its id and
 // lastUpdateTime, and kept as its bytes. JSON.parse of the whole page held the body string and every alert
 // object at once: about 2.5 times the page in V8 heap, which V8 then grew by up to 4 times more.
-import { UPDATE_FIELD } from '../alertSource.js';
+import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
 import { ReceivedAlert } from '../receivedAlert.js';
 
 export class PageJsonError extends Error {}
@@ -86,7 +86,7 @@ function parseSlice(bytes: Buffer, start: number, end: number): unknown {
   }
 }
 
-function readAlerts(bytes: Buffer, open: number, updateField: string): { alerts: ReceivedAlert[]; end: number } {
+function readAlerts(bytes: Buffer, open: number, names: AlertFieldNames): { alerts: ReceivedAlert[]; end: number } {
   const alerts: ReceivedAlert[] = [];
   let at = skipSpace(bytes, open + 1);
   if (bytes[at] === CLOSE_BRACKET) return { alerts, end: at + 1 };
@@ -95,7 +95,7 @@ function readAlerts(bytes: Buffer, open: number, updateField: string): { alerts:
     const end = valueEnd(bytes, at, nesting);
     const value = parseSlice(bytes, at, end) as Record<string, unknown> | null;
     const fields = typeof value === 'object' && value !== null ? value : {};
-    alerts.push(new ReceivedAlert(bytes.subarray(at, end), fields.id, fields[updateField], nesting.depth));
+    alerts.push(new ReceivedAlert(bytes.subarray(at, end), fields.id, fields[names.update], nesting.depth, fields[names.created]));
     at = skipSpace(bytes, end);
     if (bytes[at] === COMMA) {
       at = skipSpace(bytes, at + 1);
@@ -106,8 +106,14 @@ function readAlerts(bytes: Buffer, open: number, updateField: string): { alerts:
   }
 }
 
-/** Throws PageJsonError when the body is not one complete JSON object. `updateField` is kept as lastUpdateTime. */
-export function readAlertsPage(bytes: Buffer, updateField = UPDATE_FIELD.defender): AlertsPageJson {
+/** The fields each alert is read for: the update field is kept as lastUpdateTime, the creation field as createdTime. */
+export interface AlertFieldNames {
+  update: string;
+  created: string;
+}
+
+/** Throws PageJsonError when the body is not one complete JSON object. */
+export function readAlertsPage(bytes: Buffer, fields: AlertFieldNames = { update: UPDATE_FIELD.defender, created: CREATED_FIELD.defender }): AlertsPageJson {
   const members: Record<string, unknown> = {};
   let alerts: ReceivedAlert[] | undefined;
   let at = skipSpace(bytes, 0);
@@ -122,7 +128,7 @@ export function readAlertsPage(bytes: Buffer, updateField = UPDATE_FIELD.defende
       expect(bytes, at, COLON);
       at = skipSpace(bytes, at + 1);
       if (key === 'value' && bytes[at] === OPEN_BRACKET) {
-        ({ alerts, end: at } = readAlerts(bytes, at, updateField));
+        ({ alerts, end: at } = readAlerts(bytes, at, fields));
       } else {
         const end = valueEnd(bytes, at);
         members[key] = parseSlice(bytes, at, end);

@@ -1,6 +1,6 @@
 // The Defender for Endpoint API: GET {base}/api/alerts (../shared/reference/defender-alerts-api.md).
 import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
-import { UPDATE_FIELD } from '../alertSource.js';
+import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
 import { CALL_QUOTAS } from '../config/settings.js';
 import { DEFENDER_API_RETIREMENT } from './retirement.js';
 
@@ -9,6 +9,7 @@ export const DEFENDER_PROFILE: AlertsApiProfile = {
   apiName: 'the Defender API',
   path: '/api/alerts',
   updateField: UPDATE_FIELD.defender,
+  createdField: CREATED_FIELD.defender,
   windowFilter: (from, to, settings) =>
     windowFilterOf(UPDATE_FIELD.defender, from, to, [
       anyOf('severity', settings.severityFilter),

@@ -2,7 +2,7 @@
 // GET {graph}/v1.0/security/alerts_v2, SecurityAlert.Read.All, camelCase enums, lastUpdateDateTime,
 // evidence inline and typed by @odata.type, serviceSource (../shared/reference/defender-alerts-api.md).
 import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
-import { UPDATE_FIELD } from '../alertSource.js';
+import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
 import { CALL_QUOTAS } from '../config/settings.js';
 
 /** The settings speak the Defender API's enum values; Graph's are camelCase ("UnSpecified" is "unknown"). */
@@ -13,6 +13,7 @@ export const GRAPH_PROFILE: AlertsApiProfile = {
   apiName: 'Microsoft Graph (security/alerts_v2)',
   path: '/v1.0/security/alerts_v2',
   updateField: UPDATE_FIELD.graph,
+  createdField: CREATED_FIELD.graph,
   windowFilter: (from, to, settings) =>
     windowFilterOf(UPDATE_FIELD.graph, from, to, [
       anyOf('serviceSource', settings.serviceSourceFilter),

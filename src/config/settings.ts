@@ -214,6 +214,7 @@ const KEYS = {
   settleLag: { kind: 'duration', schema: duration('settleLag', { min: 0, max: 86_400_000 }).default(10 * 60_000) },
   // How far this machine's clock and the API's Date header may disagree before a pass warns about it.
   clockSkewTolerance: { kind: 'duration', schema: duration('clockSkewTolerance', { min: 1000, max: 86_400_000 }).default(5 * 60_000) },
+  useOrderBy: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
   requestTimeout: { kind: 'duration', schema: duration('requestTimeout', { min: 100, max: 3_600_000 }).default(120_000) },
   maxResponseMegabytes: { kind: 'number', schema: z.number({ error: 'must be a number' }).min(1, 'must be at least 1').max(4096, 'must be at most 4096').optional() },
   maxRetries: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(20, 'must be at most 20').default(6) },

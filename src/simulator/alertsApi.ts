@@ -32,10 +32,18 @@ export type ApiFault =
    */
   | { kind: 'nextLink'; pageSize: number; host?: string; loop?: boolean };
 
+/**
+ * What the server does with $orderby, which neither API documents: sorts by the field it names (a server
+ * that supports it), leaves the answer in its own order, or refuses the request with 400 as OData services
+ * do for a query option they do not allow.
+ */
+export type OrderByHandling = 'honoured' | 'ignored' | 'refused';
+
 export interface ApiRequestRecord {
   atMs: number;
   path: string;
   filter: string | null;
+  orderBy: string | null;
   top: number | null;
   skip: number;
   /** Graph: the request came from an @odata.nextLink (its opaque $skiptoken). */
@@ -63,6 +71,8 @@ export interface AlertsApiOptions {
   graphServerPageSize?: number | undefined;
   /** Set, the Defender API answers every alerts request like a retired API (see `retiredDefenderApi`). */
   retiredDefenderApi?: RetiredApiAnswer | undefined;
+  /** What both APIs do with $orderby (see OrderByHandling); by default they ignore it. */
+  orderBy?: OrderByHandling | undefined;
   audiences: string[];
   graphAudiences: string[];
 }
@@ -133,6 +143,8 @@ export class AlertsApi {
    * the rest. Set, Graph answers at most this many per response.
    */
   graphServerPageSize: number | undefined;
+  /** What both APIs do with $orderby (see OrderByHandling). */
+  orderBy: OrderByHandling;
   /** Set, the Defender API's alerts path answers as retired (Microsoft's notice MC1220762: after 1 February 2027). */
   retiredDefenderApi: RetiredApiAnswer | undefined;
   /** Alerts Graph leaves out although the Defender API serves them (Graph's documented gaps), by id. */
@@ -156,6 +168,7 @@ export class AlertsApi {
   ) {
     this.graphServerPageSize = options.graphServerPageSize;
     this.retiredDefenderApi = options.retiredDefenderApi;
+    this.orderBy = options.orderBy ?? 'ignored';
   }
 
   /** The alerts as the service holds them now (what a complete, current copy must equal). */
@@ -296,6 +309,7 @@ export class AlertsApi {
       atMs: now,
       path: url.pathname,
       filter: url.searchParams.get('$filter'),
+      orderBy: url.searchParams.get('$orderby'),
       top: url.searchParams.has('$top') ? Number(url.searchParams.get('$top')) : null,
       skip: Number(url.searchParams.get('$skip') ?? 0),
       skipToken: url.searchParams.has('$skiptoken'),
@@ -347,6 +361,11 @@ export class AlertsApi {
       record.skip = token;
     }
     if (!Number.isInteger(record.skip) || record.skip < 0) return error(400, 'InvalidInput', 'Invalid $skip value.');
+    const sortKey = record.orderBy !== null && this.orderBy !== 'ignored' ? orderByKey(record.orderBy, dialect) : undefined;
+    if (record.orderBy !== null && this.orderBy === 'refused') {
+      return error(400, 'BadRequest', "Query option 'OrderBy' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.");
+    }
+    if (typeof sortKey === 'string') return error(400, 'BadRequest', sortKey);
     let filter: ParsedFilter | undefined;
     try {
       filter = record.filter ? parseFilter(record.filter, dialect.filter) : undefined;
@@ -360,6 +379,7 @@ export class AlertsApi {
     const presented = (s: StoredAlert) => (dialect === DEFENDER ? s.alert : this.present(dialect, s.alert, true));
     const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && this.serves(dialect, s.alert.id) && (!filter || filter.matches(presented(s))));
     matching.sort((a, b) => a.order - b.order);
+    if (sortKey) matching.sort(sortKey);
     const top = dialect === GRAPH && this.graphServerPageSize !== undefined ? Math.min(record.top ?? Infinity, this.graphServerPageSize) : record.top;
     const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => this.present(dialect, s.alert, record.expand));
     record.status = 200;
@@ -464,6 +484,19 @@ function pickSome<T>(items: T[], count: number, random: () => number): T[] {
     [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy.slice(0, count);
+}
+
+type StoredOrder = (a: StoredAlert, b: StoredAlert) => number;
+
+/** The comparator an honoured "$orderby=<field> [asc|desc]" asks for, or the 400 message for one it cannot serve. */
+function orderByKey(orderBy: string, dialect: ApiDialect): StoredOrder | string {
+  const match = /^\s*(\w+)(?:\s+(asc|desc))?\s*$/i.exec(orderBy);
+  const field = match?.[1];
+  const created = dialect === GRAPH ? 'createdDateTime' : 'alertCreationTime';
+  if (!match || (field !== dialect.filter.updateField && field !== created)) return `Could not find a property named '${field ?? orderBy}' to order by.`;
+  const sign = match[2]?.toLowerCase() === 'desc' ? -1 : 1;
+  const at = (s: StoredAlert) => (field === created ? (parseInstant(s.alert.alertCreationTime) ?? 0n) : s.at);
+  return (a, b) => sign * (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0);
 }
 
 /** The answer's text with `texts` appended to its "value" list (which holds `count` items, written last but one). */

@@ -8,6 +8,7 @@
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
 import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
+import { orderedPrefix } from './orderedPrefix.js';
 
 export interface WindowAnswer {
   alerts: unknown[];
@@ -18,6 +19,8 @@ export interface WindowAnswer {
   more?: boolean;
   /** Reads the rest of the answer the way the server pages it (Graph's @odata.nextLink), when it does. */
   next?: () => Promise<WindowAnswer>;
+  /** The request asked for the answer sorted on the update field ($orderby); whether it was is read from it. */
+  ordered?: boolean;
 }
 
 export interface AlertsWindowSource {
@@ -31,10 +34,13 @@ export interface ReadWindowsOptions {
   source: AlertsWindowSource;
   from: Instant;
   top: number;
-  /** Local clock: the horizon is the earlier of it and the server's (Date header), or it alone without one. */
+  /**
+   * Local clock. The cursor may claim only time both clocks agree has passed (the earlier of it and the
+   * server's Date header); windows are read up to the later one, since reading more only re-reads.
+   */
   localNow: () => Instant;
-  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order. */
-  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): void | Promise<void>;
+  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order (a promise it returns is awaited). */
+  commit(alerts: unknown[], windowTo: Instant, horizon: Instant): unknown;
   onServerClockMissing?(): void;
   /** The first answer's Date header and the local clock when it came (to measure their disagreement). */
   onServerClock?(server: Instant, local: Instant): void;
@@ -47,6 +53,7 @@ export interface ReadWindowsOptions {
 export interface ReadWindowsResult {
   windows: number;
   splits: number;
+  /** What the cursor may claim: the earlier of the two clocks at the first answer. */
   horizon: Instant;
 }
 
@@ -68,77 +75,127 @@ export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Insta
   return from + (to - from) / 2n;
 }
 
+function mostlyAt(instant: Instant, alerts: unknown[]): boolean {
+  let at = 0;
+  for (const alert of alerts) if (parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime) === instant) at += 1;
+  return at * 2 >= alerts.length;
+}
+
 export async function readAlertWindows(options: ReadWindowsOptions): Promise<ReadWindowsResult> {
   const { source, top } = options;
   let windows = 0;
   let splits = 0;
+  // What the server serves per answer: $top, or fewer where it cuts $top silently (with a nextLink).
+  let served = top;
+  // Keyset reading (answers asked sorted on the update field) until an answer fails to show a sorted stretch.
+  let keyset = false;
 
   const fetchWindow = async (from: Instant, to: Instant | null): Promise<(WindowAnswer & { full: boolean }) | 'too-large'> => {
     options.signal?.throwIfAborted();
+    windows += 1;
     try {
       const answer = await source.fetch(from, to, 0);
+      if (answer.more && answer.alerts.length > 0 && answer.alerts.length < served) served = answer.alerts.length;
       return { ...answer, full: answer.alerts.length >= top || (answer.pages ?? 1) > 1 || answer.more === true };
     } catch (error) {
       if (source.isTooLarge(error)) return 'too-large';
       throw error;
     }
   };
+  const readInstant = async (at: Instant, horizon: Instant) => options.commit(await readSingleInstant(source, at, top, options.maxInstantScans ?? 5), at + TICK, horizon);
 
-  // First an open window: in steady state it is the only request of the pass, and its Date header fixes
-  // the pass's horizon (with the local clock). A full first answer is dropped once its split point is known,
-  // rather than held for the whole backfill.
-  const opening = async (): Promise<{ horizon: Instant; end: Instant | null }> => {
-    const first = await fetchWindow(options.from, null);
-    let horizon: Instant;
-    if (first !== 'too-large' && first.serverTime !== null) {
-      // Only time both clocks agree has passed: a wrong Date header (a proxy's clock) cannot push it ahead.
-      const local = options.localNow();
-      options.onServerClock?.(first.serverTime, local);
-      horizon = minInstant(first.serverTime, local);
-    } else {
-      if (first !== 'too-large') options.onServerClockMissing?.();
-      horizon = options.localNow();
+  // A full answer the server sorted on the update field still holds a whole stretch: commit it, and go on
+  // from where it ends. Returns where reading continues, or undefined when the window must be split (and
+  // the rest of the pass is read by splitting).
+  const keptFromFull = async (answer: WindowAnswer | 'too-large', from: Instant, to: Instant, horizon: Instant): Promise<Instant | undefined> => {
+    const ordered = keyset && answer !== 'too-large' ? orderedPrefix(from, to, answer.alerts) : undefined;
+    if (ordered?.kind === 'prefix') {
+      await options.commit(ordered.alerts, ordered.end, horizon);
+      return ordered.end;
     }
-    if (first !== 'too-large' && !first.full) {
-      await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
-      return { horizon, end: null };
+    if (ordered?.kind === 'tie') {
+      if (ordered.at > from) await options.commit([], ordered.at, horizon);
+      await readInstant(ordered.at, horizon);
+      return ordered.at + TICK;
     }
-    if (horizon <= options.from) return { horizon, end: null };
-    return { horizon, end: first === 'too-large' ? options.from + (horizon - options.from) / 2n : splitPoint(options.from, horizon, first.alerts) };
+    keyset = false;
+    return undefined;
   };
-  const { horizon, end: firstEnd } = await opening();
-  windows += 1;
-  if (firstEnd === null) return { windows, splits, horizon };
 
+  // First an open window: in steady state it is the only request of the pass, and its Date header, with the
+  // local clock, fixes the pass's horizons. A full first answer is dropped once its split point is known,
+  // rather than held for the whole backfill, unless it holds a sorted stretch.
+  const first = await fetchWindow(options.from, null);
+  const local = options.localNow();
+  const server = first === 'too-large' ? null : first.serverTime;
+  // The cursor may claim only time both clocks agree has passed; windows are read up to the later clock, so
+  // a wrong clock makes a pass read more, never less.
+  const horizon = server === null ? local : minInstant(server, local);
+  const readTo = server === null ? local : maxInstant(server, local);
+  if (server !== null) options.onServerClock?.(server, local);
+  else if (first !== 'too-large') options.onServerClockMissing?.();
+  if (first !== 'too-large' && !first.full) {
+    await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
+    return { windows, splits, horizon };
+  }
+  if (readTo <= options.from) return { windows, splits, horizon };
+
+  keyset = first !== 'too-large' && first.ordered === true;
   let start = options.from;
-  let end = firstEnd;
-  splits += 1;
-  let width = end - start;
-  while (start < horizon) {
+  let width = readTo - start;
+  // Sorted answers are read on from where each ends, up to readTo; unsorted ones window by window.
+  const nextEnd = () => (keyset ? readTo : minInstant(start + width, readTo));
+  const splitEnd = (answer: WindowAnswer | 'too-large', to: Instant) => {
+    splits += 1;
+    if (answer === 'too-large') return start + (to - start) / 2n;
+    // Most of a full answer at the window's first instant: that instant is the one to page through, at once
+    // rather than after halving the window down to it.
+    return mostlyAt(start, answer.alerts) ? start + TICK : splitPoint(start, to, answer.alerts);
+  };
+  let end: Instant;
+  const kept = await keptFromFull(first, start, readTo, horizon);
+  if (kept !== undefined) {
+    start = kept;
+    end = nextEnd();
+  } else {
+    end = splitEnd(first, readTo);
+  }
+  while (start < readTo) {
     const answer = await fetchWindow(start, end);
-    windows += 1;
-    if (answer === 'too-large' || answer.full) {
-      splits += 1;
-      if (end - start <= TICK) {
-        if (answer === 'too-large') {
-          throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
-        }
-        await options.commit(await readSingleInstant(source, start, top, options.maxInstantScans ?? 5), end, horizon);
-        start = end;
-        end = minInstant(start + width, horizon);
-        continue;
-      }
-      end = answer === 'too-large' ? start + (end - start) / 2n : splitPoint(start, end, answer.alerts);
-      width = end - start;
+    if (answer !== 'too-large' && !answer.full) {
+      await options.commit(answer.alerts, end, horizon);
+      width = nextWidth(end - start, answer.alerts.length, served);
+      start = end;
+      end = nextEnd();
       continue;
     }
-    await options.commit(answer.alerts, end, horizon);
-    // Widen sparse windows again so that a long quiet stretch does not cost many requests.
-    if (answer.alerts.length < top / 4) width *= 2n;
-    start = end;
-    end = minInstant(start + width, horizon);
+    const next = await keptFromFull(answer, start, end, horizon);
+    if (next !== undefined) {
+      start = next;
+      end = nextEnd();
+    } else if (end - start > TICK) {
+      end = splitEnd(answer, end);
+    } else if (answer === 'too-large') {
+      throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
+    } else {
+      splits += 1;
+      await readInstant(start, horizon);
+      start = end;
+      end = nextEnd();
+    }
   }
   return { windows, splits, horizon };
+}
+
+/**
+ * The width of the next window after one of `width` that held `rows` alerts: sized so that, at the density
+ * just read, it holds about 85% of what the server serves per answer (a full answer is a request
+ * spent for nothing), growing at most eightfold over an empty or sparse stretch.
+ */
+export function nextWidth(width: Instant, rows: number, served: number): Instant {
+  const target = Math.max(1, Math.floor(served * 0.85));
+  const next = rows * 8 <= target ? width * 8n : (width * BigInt(target)) / BigInt(rows);
+  return next > TICK ? next : TICK;
 }
 
 /**

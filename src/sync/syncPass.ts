@@ -128,6 +128,8 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
             top: settings.pageSize,
             skip,
             expandEvidence: settings.expandEvidence,
+            // Within one instant the order does not matter; elsewhere a sorted answer saves requests.
+            ordered: settings.useOrderBy && skip === 0 && windowTo !== windowFrom + 1n,
           }, signal);
           // An @odata.nextLink the client did not follow stays readable, for the window reader to page by.
           const seen = new Set<string>();
