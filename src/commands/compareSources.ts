@@ -2,13 +2,13 @@
 // alerts_v2) with the sync's own window reader, loss-free, and reports the alerts one returned and the
 // other did not, by reason. It writes nothing: no alert, no cursor, no run; it does not open the database.
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
-import { WindowTooLargeError, type AlertsPage } from '../alertsApi/alertsClient.js';
 import type { AlertSource, Settings } from '../config/settings.js';
 import { ExitCode, PermissionDeniedError, UserFacingError } from '../errors.js';
 import { formatInstant, instantFromMs, parseInstant, TICKS_PER_MS, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import { ReceivedAlert } from '../receivedAlert.js';
-import { readAlertWindows, type WindowAnswer } from '../sync/alertsWindow.js';
+import { readAlertWindows } from '../sync/alertsWindow.js';
+import { apiWindowSource } from '../sync/apiWindowSource.js';
 import { createWorker, type Worker } from './worker.js';
 import {
   coverageReason,
@@ -63,15 +63,7 @@ async function readSpan(worker: Worker, settings: Settings, from: Instant): Prom
     from,
     top: settings.pageSize,
     localNow: () => instantFromMs(Date.now()),
-    source: {
-      fetch: async (windowFrom, windowTo, skip) => {
-        const first = await client.listAlerts({ filter: profile.windowFilter(windowFrom, windowTo, settings), top: settings.pageSize, skip, expandEvidence: false });
-        const links = new Set<string>();
-        const continued = (page: AlertsPage): WindowAnswer => (page.nextLink === undefined ? page : { ...page, next: async () => continued(await client.listNextPage(page.nextLink!, links)) });
-        return continued(first);
-      },
-      isTooLarge: (error) => error instanceof WindowTooLargeError,
-    },
+    source: apiWindowSource(client, settings, { expandEvidence: false }),
     // The "commit" of a comparison collects; the newest version read of an alert wins.
     commit: (page) => {
       for (const alert of page) {

@@ -2,7 +2,7 @@
 // this machine's) agree is now, window by window, each window's rows committed with the cursor that covers them.
 import type { Settings } from '../config/settings.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
-import { WindowTooLargeError, type AlertsClient, type AlertsPage } from '../alertsApi/alertsClient.js';
+import type { AlertsClient } from '../alertsApi/alertsClient.js';
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { errorMessage, PermissionDeniedError } from '../errors.js';
 import { formatInstant, instantFromMs, instantToMs, TICKS_PER_MS, type Instant } from '../instants.js';
@@ -11,7 +11,8 @@ import type { AlertStore } from '../store/alertStore.js';
 import type { RunOutcome, RunProgress } from '../store/syncRuns.js';
 import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
 import { hasSqliteCode, LOCK_CODES } from '../store/writeRetry.js';
-import { readAlertWindows, type WindowAnswer } from './alertsWindow.js';
+import { readAlertWindows } from './alertsWindow.js';
+import { apiWindowSource } from './apiWindowSource.js';
 import { cursorBound, describeSkew, toleranceText } from './clockRule.js';
 import { repairFutureCursor } from './futureCursor.js';
 
@@ -120,25 +121,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       ...(signal ? { signal } : {}),
       top: settings.pageSize,
       localNow: () => instantFromMs(Date.now()),
-      source: {
-        fetch: async (windowFrom, windowTo, skip) => {
-          windows += 1;
-          const first = await client.listAlerts({
-            filter: profile.windowFilter(windowFrom, windowTo, settings),
-            top: settings.pageSize,
-            skip,
-            expandEvidence: settings.expandEvidence,
-            // Within one instant the order does not matter; elsewhere a sorted answer saves requests.
-            ordered: settings.useOrderBy && skip === 0 && windowTo !== windowFrom + 1n,
-          }, signal);
-          // An @odata.nextLink the client did not follow stays readable, for the window reader to page by.
-          const seen = new Set<string>();
-          const continued = (page: AlertsPage): WindowAnswer =>
-            page.nextLink === undefined ? page : { ...page, next: async () => continued(await client.listNextPage(page.nextLink!, seen, signal)) };
-          return continued(first);
-        },
-        isTooLarge: (error) => error instanceof WindowTooLargeError,
-      },
+      source: apiWindowSource(client, settings, { expandEvidence: settings.expandEvidence, signal, onFetch: () => (windows += 1) }),
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
       // late are read again; checked against the local clock again at each commit.
       commit: async (alerts, windowTo, horizon) => {
