@@ -120,8 +120,9 @@ for (const source of SOURCES) {
     });
 
     it('does not report an alert that changed during the reads as missing: it is re-checked and said to have changed', async () => {
-      // pageSize 20: Graph reads in several windows, and an alert updated while it does leaves its window.
-      const b = await bed({ initialAlerts: 90, initialAlertDays: 10 }, { ...ALL_SERVICES, MDE_ALERT_SYNC_PAGE_SIZE: '20' });
+      // pageSize 20: Graph reads in several windows, and an alert updated while it does leaves its window. Windows
+      // are read up to the later of the two clocks: with the server's 2 s ahead, that is its Date, before the update.
+      const b = await bed({ initialAlerts: 90, initialAlertDays: 10, clockOffsetMs: 2000 }, { ...ALL_SERVICES, MDE_ALERT_SYNC_PAGE_SIZE: '20' });
       await signedIn(b);
       const moved = b.sim.api.truth().sort((x, y) => x.lastUpdateTime.localeCompare(y.lastUpdateTime))[0]!.id;
       let updated = false;

@@ -179,6 +179,15 @@ describe('configuration', () => {
     }
   });
 
+  it('reads the secret files with the same 1 MiB and regular-file limits: /dev/zero as a key file is refused at once', async () => {
+    for (const key of ['tokenCacheKeyFile', 'passwordFile', 'clientSecretFile', 'clientCertificateFile'] as const) {
+      const env = { PATH: process.env.PATH ?? '', MDE_ALERT_SYNC_DATABASE_PATH: path.join(dir, 'never.db'), [envName(key)]: '/dev/zero' };
+      const result = await runProcess(process.execPath, [CLI, 'status'], env).done;
+      assert.equal(result.code, 2, key);
+      assert.match(result.stderr, new RegExp(`${key} \\(from ${envName(key)}\\): the file it names is not a regular file \\(a character device\\)`), key);
+    }
+  });
+
   it('the CLI stops on bad configuration with exit 2, no stack trace, and writes nothing', async () => {
     const database = path.join(dir, 'never.db');
     const result = await runProcess(process.execPath, [CLI, 'sync'], {

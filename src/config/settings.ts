@@ -1,7 +1,6 @@
 // Configuration: one flat set of keys, read from a YAML file and from MDE_ALERT_SYNC_<KEY> environment
 // variables (which win), validated as a whole so that one message names every bad key.
 import { getHeapStatistics } from 'node:v8';
-import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -28,21 +27,28 @@ const SECRETS_IN_FILE: Record<string, string> = {
 };
 export const AUTH_FLOWS = ['deviceCode', 'password', 'clientCredentials'] as const;
 
+/**
+ * The text of `file` for a check (a regular file of at most 1 MiB), or undefined after adding the issue that
+ * `unreadable` words from why it cannot be read: what it is instead, or the file system's code.
+ */
+function readForCheck(file: string, ctx: z.RefinementCtx, unreadable: (why: string, code: string) => string): string | undefined {
+  try {
+    return readBoundedText(file);
+  } catch (error) {
+    const code = error instanceof LocalFileError ? (error.code ?? 'unreadable') : ((error as NodeJS.ErrnoException).code ?? errorMessage(error));
+    ctx.addIssue({ code: 'custom', message: unreadable(error instanceof LocalFileError ? error.message : `cannot be read (${code})`, code) });
+    return undefined;
+  }
+}
+
 /** A path to a readable file whose contents pass `problem` (which says what is wrong with them, if anything). */
 function fileWhose(problem: (contents: string, file: string) => string | undefined, unreadableHint = '') {
   return z
     .string()
     .min(1)
     .superRefine((file, ctx) => {
-      let contents: string;
-      try {
-        contents = readBoundedText(file);
-      } catch (error) {
-        const why = error instanceof LocalFileError ? `${file} ${error.message}` : `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
-        ctx.addIssue({ code: 'custom', message: `${why}${unreadableHint}` });
-        return;
-      }
-      const message = problem(contents, file);
+      const contents = readForCheck(file, ctx, (why, code) => `${why.startsWith('cannot be read') ? `cannot read ${file} (${code})` : `${file} ${why}`}${unreadableHint}`);
+      const message = contents === undefined ? undefined : problem(contents, file);
       if (message) ctx.addIssue({ code: 'custom', message });
     });
 }
@@ -57,15 +63,8 @@ function secretFile(holds: string, itself: string, problem: (contents: string) =
     .string()
     .min(1)
     .superRefine((file, ctx) => {
-      let contents: string;
-      try {
-        contents = readFileSync(file, 'utf8');
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-        ctx.addIssue({ code: 'custom', message: `the file it names cannot be read (${code}): it must hold the path of a file containing ${holds}, not ${itself} itself` });
-        return;
-      }
-      const message = problem(contents);
+      const contents = readForCheck(file, ctx, (why) => `the file it names ${why}${why.startsWith('cannot be read') ? `: it must hold the path of a file containing ${holds}, not ${itself} itself` : ''}`);
+      const message = contents === undefined ? undefined : problem(contents);
       if (message) ctx.addIssue({ code: 'custom', message: `the file it names ${message}` });
     });
 }
@@ -448,9 +447,9 @@ function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefin
   if (value) return value;
   if (!file) return undefined;
   try {
-    return readFileSync(file, 'utf8').trim();
+    return readBoundedText(file).trim();
   } catch (error) {
-    // Read once already by the validation: it went away since.
+    // Read once already by the validation: it went away or changed since.
     throw new ConfigurationError(`${key} (${envName(key)}): the file it names cannot be read any more (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}); check it and start again.`);
   }
 }
