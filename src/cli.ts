@@ -125,7 +125,7 @@ program
   .action(async (options: { since: string }, command: Command) =>
     run(() => {
       const { settings, logger } = settingsFor(command, { needsIdentity: false });
-      resyncCommand(settings, logger, options.since, print);
+      return resyncCommand(settings, logger, options.since, print);
     }),
   );
 

@@ -63,3 +63,23 @@ for (const source of SOURCES) {
     });
   });
 }
+
+describe('ordered reads (source defender): pages joined from a live $skip', () => {
+  const bed = bedsFor('defender');
+  it('a sorted answer that came in nextLink pages is not trusted whole: an alert that moved between the pages costs nothing', async () => {
+    const b = await bed({ initialAlerts: 120, initialAlertDays: 30 }, { MDE_ALERT_SYNC_PAGE_SIZE: '40' });
+    b.sim.api.orderBy = 'honoured';
+    await signedIn(b);
+    // The first answer holds its first 10 alerts and a nextLink to the rest; before that link is read, the
+    // oldest alert changes and leaves the front of the order, so the live $skip of page 2 passes one by.
+    b.sim.api.faults.push({ kind: 'nextLink', pageSize: 10 });
+    const oldest = b.sim.api.truth().sort((x, y) => x.lastUpdateTime.localeCompare(y.lastUpdateTime))[0]!.id;
+    b.sim.api.beforeQuery = (index) => {
+      if (index === 1) b.sim.api.updateAlerts([oldest]);
+    };
+    assert.equal((await b.cli(['sync'])).code, 0);
+    b.sim.api.beforeQuery = undefined;
+    assert.equal((await b.cli(['sync'])).code, 0);
+    assertStoreEqualsTruth(b);
+  });
+});

@@ -10,7 +10,7 @@ import { readAlertWindows, nextWidth, type AlertsWindowSource } from '../src/syn
 import { orderedPrefix } from '../src/sync/orderedPrefix.js';
 
 interface Row { id: string; lastUpdateTime: string; createdTime: string }
-type ServerOrder = 'update' | 'arbitrary' | 'creation';
+type ServerOrder = 'update' | 'arbitrary' | 'creation' | 'id';
 
 const HOUR = 36_000_000_000n; // 100 ns ticks
 const DAY = 24n * HOUR;
@@ -43,6 +43,7 @@ function modelApi(rows: Map<string, Row>, options: ModelOptions) {
       matching.sort((a, b) => rank(a) - rank(b));
       const key = options.order === 'update' ? at : options.order === 'creation' ? (r: Row) => parseInstant(r.createdTime)! : undefined;
       if (key) matching.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+      if (options.order === 'id') matching.sort((a, b) => a.id.localeCompare(b.id));
       const size = Math.min(options.top, options.cap ?? Infinity);
       const alerts = matching.slice(skip, skip + size);
       return { alerts, serverTime: options.now(), ordered: true, more: matching.length > skip + size && size < options.top };
@@ -98,7 +99,9 @@ describe('window requests', () => {
     assert.deepEqual(orderedPrefix(T0, T0 + DAY, [...sorted].reverse()), { kind: 'none', unsorted: true });
     assert.deepEqual(orderedPrefix(T0, T0 + DAY, sorted.slice(0, 31)), { kind: 'none', unsorted: false }, 'too few rows to tell a sort from chance');
     const tie = Array.from({ length: 40 }, (_, i) => row(`t${i}`, T0 + 5n, T0 + 5n));
-    assert.deepEqual(orderedPrefix(T0, T0 + DAY, tie), { kind: 'tie', at: T0 + 5n });
+    assert.deepEqual(orderedPrefix(T0 + 5n, T0 + DAY, tie), { kind: 'tie', at: T0 + 5n }, 'all at the window\'s first instant');
+    // Equal timestamps are in every order at once: they prove nothing about what lies before them.
+    assert.deepEqual(orderedPrefix(T0, T0 + DAY, tie), { kind: 'sameInstant', at: T0 + 5n });
   });
 
   it('sizes the next window from the density just read, so a tie or a dense burst does not leave it one instant wide', () => {
@@ -140,6 +143,17 @@ describe('window requests', () => {
       }
     });
   }
+
+  it('a full answer all at one later instant, from a server that ignores $orderby, does not claim the stretch before it', async () => {
+    // A bulk action updated more than a page of alerts at one instant T; a server answering in id order returns
+    // only them first (their ids sort first; their creation times are in no order). 30 other alerts lie before T.
+    const rows = new Map<string, Row>();
+    const bulkAt = T0 + 10n * DAY;
+    for (let i = 0; i < 50; i += 1) rows.set(`bulk${i}`, row(`bulk${i}`, bulkAt, T0 + BigInt((i * 17) % 50)));
+    for (let i = 0; i < 30; i += 1) rows.set(`early${i}`, row(`early${i}`, T0 + DAY + BigInt(i) * HOUR, T0 + DAY + BigInt(i) * HOUR));
+    const { requests, missing } = await backfill(rows, { top: 40, order: 'id' });
+    assert.deepEqual(missing, [], `${requests} requests`);
+  });
 
   // Requests at most 1.25 x ceil(N / page) plus what same-instant ties need, where the server sorts as asked.
   for (const name of ['uniform', 'denseHour', 'tie', 'emptyStretch'] as const) {

@@ -298,7 +298,8 @@ export class AlertsClient {
     }
     if (status === 403) throw new AbortError(new PermissionDeniedError(this.describeForbidden(response, token)));
     const { retirement } = this.options.profile;
-    if (retirement && looksRetired(status, response.body)) {
+    // A refusal of $orderby (which may call it deprecated) is not the API's retirement: the caller reads without it.
+    if (retirement && looksRetired(status, response.body) && !/order\s*by/i.test(response.body)) {
       // Not retried and not a generic refusal: the API is gone, and the message says how to switch.
       const claims = decodeAccessToken(token);
       const application = Array.isArray(claims?.roles) && !claims?.scp;

@@ -34,7 +34,7 @@ function operator(): { osUser: string; sudoUser: string | null } {
   return { osUser, sudoUser: process.env.SUDO_USER?.trim() || null };
 }
 
-export function resyncCommand(settings: Settings, logger: Logger, since: string, print: (line: string) => void): void {
+export async function resyncCommand(settings: Settings, logger: Logger, since: string, print: (line: string) => void): Promise<void> {
   const target = parseSince(since);
   const stream = alertsApiProfile(settings.source).streamName(settings);
   // Opening the store would create it: there is nothing to move back in a database that does not exist.
@@ -53,7 +53,9 @@ export function resyncCommand(settings: Settings, logger: Logger, since: string,
     }
     const now = new Date().toISOString();
     const { osUser, sudoUser } = operator();
-    store.write(() => {
+    // A reporting tool holding the write lock is waited out (without blocking), as the worker's writes are.
+    const onWait = () => logger.warn('the database is locked by another program: the cursor move is retried');
+    await store.whenUnlocked(() => store.write(() => {
       store.cursors.moveBack(stream, target, null, now);
       cursorResets(store.db).record({
         tenant_id: settings.tenantId ?? null,
@@ -66,7 +68,7 @@ export function resyncCommand(settings: Settings, logger: Logger, since: string,
         sudo_user: sudoUser,
         host: hostname(),
       });
-    });
+    }), { onWait });
     logger.info({ stream, from: formatInstant(current), to: formatInstant(target), osUser, sudoUser }, 'cursor moved back by resync');
     print(
       `Moved the cursor of ${stream} back from ${formatInstant(current)} to ${formatInstant(target)}. ` +

@@ -105,19 +105,21 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const readInstant = async (at: Instant, horizon: Instant) => options.commit(await readSingleInstant(source, at, top, options.maxInstantScans ?? 5), at + TICK, horizon);
 
   // A full answer the server sorted on the update field still holds a whole stretch: commit it, and go on
-  // from where it ends. Returns where reading continues, or undefined when the window must be split (and
-  // the rest of the pass is read by splitting).
-  const keptFromFull = async (answer: WindowAnswer | 'too-large', from: Instant, to: Instant, horizon: Instant): Promise<Instant | undefined> => {
-    const ordered = keyset && answer !== 'too-large' ? orderedPrefix(from, to, answer.alerts) : undefined;
+  // from where it ends. Only one response asked sorted can show that (pages joined from a live $skip cannot).
+  // Returns the window to read next, or undefined when this one must be split (and the rest of the pass with it).
+  const keptFromFull = async (answer: WindowAnswer | 'too-large', from: Instant, to: Instant, horizon: Instant): Promise<{ start: Instant; end?: Instant } | undefined> => {
+    const single = keyset && answer !== 'too-large' && answer.ordered === true && (answer.pages ?? 1) === 1;
+    const ordered = single ? orderedPrefix(from, to, answer.alerts) : undefined;
     if (ordered?.kind === 'prefix') {
       await options.commit(ordered.alerts, ordered.end, horizon);
-      return ordered.end;
+      return { start: ordered.end };
     }
     if (ordered?.kind === 'tie') {
-      if (ordered.at > from) await options.commit([], ordered.at, horizon);
       await readInstant(ordered.at, horizon);
-      return ordered.at + TICK;
+      return { start: ordered.at + TICK };
     }
+    // All at one later instant: a sort cannot be told from that, so what lies before it is read as a window.
+    if (ordered?.kind === 'sameInstant') return { start: from, end: ordered.at };
     keyset = false;
     return undefined;
   };
@@ -155,8 +157,8 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   let end: Instant;
   const kept = await keptFromFull(first, start, readTo, horizon);
   if (kept !== undefined) {
-    start = kept;
-    end = nextEnd();
+    start = kept.start;
+    end = kept.end ?? nextEnd();
   } else {
     end = splitEnd(first, readTo);
   }
@@ -171,8 +173,8 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     }
     const next = await keptFromFull(answer, start, end, horizon);
     if (next !== undefined) {
-      start = next;
-      end = nextEnd();
+      start = next.start;
+      end = next.end ?? nextEnd();
     } else if (end - start > TICK) {
       end = splitEnd(answer, end);
     } else if (answer === 'too-large') {

@@ -15,8 +15,13 @@ export interface DatedAlert {
 export type OrderedPrefix =
   /** Every alert updated in [from, end) is in `alerts`. */
   | { kind: 'prefix'; end: Instant; alerts: unknown[] }
-  /** The whole answer shares the instant `at` and nothing lies in [from, at): only paging within it is left. */
+  /** The whole answer shares the window's first instant `at`: only paging within it is left. */
   | { kind: 'tie'; at: Instant }
+  /**
+   * The whole answer shares one later instant `at`. Equal timestamps are "sorted" in any order, so this proves
+   * nothing about [from, at): that stretch is to be read as a window of its own.
+   */
+  | { kind: 'sameInstant'; at: Instant }
   /** The answer proves nothing beyond its rows. */
   | { kind: 'none'; unsorted: boolean };
 
@@ -48,8 +53,8 @@ export function orderedPrefix(from: Instant, to: Instant, alerts: readonly unkno
   const newestCreated = created.at(-1)!;
   const bound = ascending(created) && newestCreated < last ? newestCreated : last;
   const end = bound < to ? bound : to;
-  // All at one instant, with nothing before it: the instant is read by paging within it.
-  if (updated[0] === last && end === last) return { kind: 'tie', at: last };
+  // All at one instant: paged within it if it is the window's first, else [from, it) is read first.
+  if (updated[0] === last) return last === from ? { kind: 'tie', at: last } : last < to ? { kind: 'sameInstant', at: last } : { kind: 'none', unsorted: false };
   if (end <= from) return { kind: 'none', unsorted: false };
   return { kind: 'prefix', end, alerts: alerts.filter((_, i) => updated[i]! < end) };
 }
