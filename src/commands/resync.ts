@@ -3,21 +3,18 @@
 // re-reads the span, where unchanged alerts record nothing new. Who asked, and when, is kept in cursor_resets.
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { parseDuration } from '../config/durations.js';
+import { parsePointInTime } from '../config/pointInTime.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigurationError } from '../errors.js';
-import { formatInstant, instantFromMs, parseInstant, type Instant } from '../instants.js';
+import { formatInstant, type Instant } from '../instants.js';
 import { cursorResets } from '../store/cursorResets.js';
 import type { Logger } from '../logger.js';
 import { alertsApiProfile, openStoreAsWriter } from './worker.js';
 
 /** An ISO-8601 time with a zone, a UTC date (2026-11-01), or a duration back from now (7d, 12h). */
 export function parseSince(text: string, nowMs = Date.now()): Instant {
-  const trimmed = text.trim();
-  const instant = parseInstant(/^\d{4}-\d{2}-\d{2}$/.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed);
+  const instant = parsePointInTime(text, nowMs);
   if (instant !== undefined) return instant;
-  const back = /^\d/.test(trimmed) ? parseDuration(trimmed) : undefined;
-  if (back !== undefined && back > 0) return instantFromMs(nowMs - back);
   throw new ConfigurationError(
     `--since: ${JSON.stringify(text)} is neither an ISO-8601 time with a zone (2026-11-01T08:00:00Z), a date (2026-11-01, UTC) nor a duration back from now (7d, 12h, 90m). Nothing was changed.`,
   );

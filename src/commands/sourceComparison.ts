@@ -2,19 +2,14 @@
 // configuration, and how alerts seen by one API and not the other are explained. No I/O here.
 import { InvalidArgumentError } from 'commander';
 import { CLOUD_ENDPOINTS } from '../config/clouds.js';
-import { parseDuration } from '../config/durations.js';
+import { parsePointInTime } from '../config/pointInTime.js';
 import { CALL_QUOTAS, MAX_PAGE_SIZES, type AlertSource, type Settings } from '../config/settings.js';
-import { instantFromMs, parseInstant, type Instant } from '../instants.js';
+import { instantFromMs, type Instant } from '../instants.js';
 
-/** "7d", "36h" (back from now) or an ISO-8601 time such as 2026-11-24T00:00:00Z. */
+/** "7d", "36h" (back from now), a UTC date or an ISO-8601 time with a zone, in the past. */
 export function parseSince(text: string, nowMs: number = Date.now()): Instant {
-  const span = /^\s*\d/.test(text) && !/^\s*\d{4}-/.test(text) ? parseDuration(text) : undefined;
-  if (span !== undefined) {
-    if (span <= 0) throw new InvalidArgumentError('must be a span longer than 0, such as 7d or 36h.');
-    return instantFromMs(nowMs - span);
-  }
-  const at = parseInstant(text.trim()) ?? (Number.isNaN(Date.parse(text)) || !/^\d{4}-\d\d-\d\d/.test(text.trim()) ? undefined : instantFromMs(Date.parse(text)));
-  if (at === undefined) throw new InvalidArgumentError('must be a span such as 7d, 36h or 90m, or an ISO-8601 time such as 2026-11-24T00:00:00Z.');
+  const at = parsePointInTime(text, nowMs);
+  if (at === undefined) throw new InvalidArgumentError('must be a span such as 7d, 36h or 90m (more than 0), or an ISO-8601 time with a zone such as 2026-11-24T00:00:00Z.');
   if (at >= instantFromMs(nowMs)) throw new InvalidArgumentError('must lie in the past.');
   return at;
 }
