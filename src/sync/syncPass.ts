@@ -68,20 +68,20 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   // Every write of the pass waits (without blocking the event loop) while another program holds the lock.
   const onWait = (error: Error) => logger.warn({ reason: errorMessage(error) }, 'the database is locked by another program: the write is retried');
   const write = <T>(work: () => T): Promise<T> => store.whenUnlocked(() => store.write(work), { signal, onWait });
-  const runId = await write(() => {
+  // Said once the transaction has committed: a locked database may make it run more than once.
+  const { runId, interrupted, repair } = await write(() => {
     const interrupted = store.runs.markInterrupted();
-    if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
     const id = store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(store.cursors.get(stream)), null, stream);
-    const repair = repairFutureCursor(store, stream, id, settings, startedMs);
-    if (repair) {
-      logger.warn(
-        { stream, cursor: formatInstant(repair.found), movedTo: formatInstant(repair.movedTo) },
-        `the cursor of ${stream} (${formatInstant(repair.found)}) is ahead of this machine's clock: moved back to ${formatInstant(repair.movedTo)} (${repair.basis}); the span is read again`,
-      );
-      observer?.cursorRepaired?.();
-    }
-    return id;
+    return { runId: id, interrupted, repair: repairFutureCursor(store, stream, id, settings, startedMs) };
   });
+  if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
+  if (repair) {
+    logger.warn(
+      { stream, cursor: formatInstant(repair.found), movedTo: formatInstant(repair.movedTo) },
+      `the cursor of ${stream} (${formatInstant(repair.found)}) is ahead of this machine's clock: moved back to ${formatInstant(repair.movedTo)} (${repair.basis}); the span is read again`,
+    );
+    observer?.cursorRepaired?.();
+  }
   const cursorBefore = store.cursors.get(stream);
   const from = cursorBefore !== undefined ? cursorBefore - ms(settings.overlap) : instantFromMs(Date.now() - settings.lookback);
   const totals = emptyCounts();
