@@ -61,11 +61,14 @@ export class UnsplittableWindowError extends SyncFailedError {}
 
 const TICK = 1n;
 
+/** When an alert of an answer was last updated, if it says so in a timestamp. */
+const updatedAt = (alert: unknown): Instant | undefined => parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime);
+
 /** A split point strictly inside (from, to): the median timestamp of the rows seen, else the midpoint. */
 export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Instant {
   const inside: Instant[] = [];
   for (const alert of alerts) {
-    const at = parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime);
+    const at = updatedAt(alert);
     if (at !== undefined && at > from && at < to) inside.push(at);
   }
   if (inside.length > 0) {
@@ -77,7 +80,7 @@ export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Insta
 
 function mostlyAt(instant: Instant, alerts: unknown[]): boolean {
   let at = 0;
-  for (const alert of alerts) if (parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime) === instant) at += 1;
+  for (const alert of alerts) if (updatedAt(alert) === instant) at += 1;
   return at * 2 >= alerts.length;
 }
 
