@@ -1,7 +1,7 @@
 // The pure half of `compare-sources`: the span it reads, each source's settings derived from one
 // configuration, and how alerts seen by one API and not the other are explained. No I/O here.
 import { InvalidArgumentError } from 'commander';
-import { CLOUD_ENDPOINTS } from '../config/clouds.js';
+import { CLOUD_ENDPOINTS, sourceEndpoint } from '../config/clouds.js';
 import { parsePointInTime } from '../config/pointInTime.js';
 import { CALL_QUOTAS, MAX_PAGE_SIZES, type AlertSource, type Settings } from '../config/settings.js';
 import { instantFromMs, type Instant } from '../instants.js';
@@ -24,15 +24,15 @@ const MICROSOFT_HOST = /(^|\.)(microsoft\.com|microsoft\.us)$/i;
  */
 export function settingsForSource(settings: Settings, source: AlertSource): Settings {
   if (source === settings.source) return settings;
-  const cloud = CLOUD_ENDPOINTS[settings.cloud];
+  const endpoint = sourceEndpoint(CLOUD_ENDPOINTS[settings.cloud], source);
   const standIn = !MICROSOFT_HOST.test(new URL(settings.apiBaseUrl).hostname);
   const quota = CALL_QUOTAS[source];
   const atMost = (value: number | undefined, limit: number | undefined) => (value === undefined || limit === undefined ? value : Math.min(value, limit));
   return {
     ...settings,
     source,
-    apiBaseUrl: standIn ? settings.apiBaseUrl : source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl,
-    scope: source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope,
+    apiBaseUrl: standIn ? settings.apiBaseUrl : endpoint.apiBaseUrl,
+    scope: endpoint.scope,
     pageSize: settings.pageSize === MAX_PAGE_SIZES[settings.source] ? MAX_PAGE_SIZES[source] : Math.min(settings.pageSize, MAX_PAGE_SIZES[source]),
     callsPerMinute: atMost(settings.callsPerMinute, quota.perMinute),
     callsPerHour: atMost(settings.callsPerHour, quota.perHour),

@@ -41,3 +41,8 @@ export const CLOUD_ENDPOINTS: Record<Cloud, CloudEndpoints> = {
     graphBaseUrl: 'https://dod-graph.microsoft.us',
   },
 };
+
+/** The API host and token scope a source reads from in a cloud: the Defender API's, or Microsoft Graph's. */
+export function sourceEndpoint(cloud: CloudEndpoints, source: 'defender' | 'graph'): { apiBaseUrl: string; scope: string } {
+  return source === 'graph' ? { apiBaseUrl: cloud.graphBaseUrl, scope: `${cloud.graphBaseUrl}/.default` } : { apiBaseUrl: cloud.apiBaseUrl, scope: cloud.scope };
+}

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigurationError, errorMessage } from '../errors.js';
-import { CLOUD_ENDPOINTS, CLOUDS, type Cloud } from './clouds.js';
+import { CLOUD_ENDPOINTS, CLOUDS, sourceEndpoint, type Cloud } from './clouds.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { databasePathProblem, expandHome, LocalFileError, MAX_CONFIG_FILE_BYTES, readBoundedText } from './localFiles.js';
 
@@ -464,8 +464,8 @@ function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: Node
     sourceChoice,
     databasePath,
     authorityHost: raw.authorityUrl ?? cloud.authorityHost,
-    apiBaseUrl: raw.apiBaseUrl ?? (source === 'graph' ? cloud.graphBaseUrl : cloud.apiBaseUrl),
-    scope: raw.scope ?? (source === 'graph' ? `${cloud.graphBaseUrl}/.default` : cloud.scope),
+    apiBaseUrl: raw.apiBaseUrl ?? sourceEndpoint(cloud, source).apiBaseUrl,
+    scope: raw.scope ?? sourceEndpoint(cloud, source).scope,
     pageSize: raw.pageSize ?? MAX_PAGE_SIZES[source],
     // "all" lifts the filter: every service that raises alerts.
     serviceSourceFilter: raw.serviceSourceFilter.some((value) => value.toLowerCase() === 'all') ? [] : raw.serviceSourceFilter,
