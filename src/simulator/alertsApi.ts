@@ -110,6 +110,8 @@ export class AlertsApi {
   readonly graphOnlyServices = new Map<string, string>();
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
+  /** Called after each new version of an alert is stored: the tenant's incidents follow their alerts. */
+  onPut: ((alert: SimAlert, visibleFromMs: number) => void) | undefined;
   /** Accepted calls of each API in the last hour: each service counts its own quota. */
   private readonly callTimes: Record<ApiDialect['name'], number[]> = { defender: [], graph: [] };
   /** The alerts sorted by lastUpdateTime, rebuilt after changes: large tenants (benchmarks) answer fast. */
@@ -140,6 +142,7 @@ export class AlertsApi {
     const versions = this.versions.get(alert.id);
     if (versions) versions.push(alert);
     else this.versions.set(alert.id, [alert]);
+    this.onPut?.(alert, visibleFromMs);
   }
 
   /** History: `count` alerts created over the past `days` days, a share of them already worked on. */
@@ -163,12 +166,13 @@ export class AlertsApi {
    * New alerts now. `indexedAfterMs` makes them visible only later, and `unindexed` only once `index()` is
    * called, while their timestamps stay in the past: late indexing as Microsoft's pipeline does it.
    */
-  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; unindexed?: boolean; lastUpdateTime?: string } = {}): SimAlert[] {
+  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; unindexed?: boolean; lastUpdateTime?: string; incidentId?: number } = {}): SimAlert[] {
     const atMs = options.atMs ?? this.nowMs();
     const created: SimAlert[] = [];
     for (let i = 0; i < count; i += 1) {
       const alert = this.factory.create(atMs);
       if (options.lastUpdateTime) alert.lastUpdateTime = options.lastUpdateTime;
+      if (options.incidentId !== undefined) alert.incidentId = options.incidentId;
       this.put(alert, options.unindexed ? Number.POSITIVE_INFINITY : this.nowMs() + (options.indexedAfterMs ?? 0));
       created.push(alert);
     }
@@ -215,6 +219,31 @@ export class AlertsApi {
       changed.push(next);
     }
     return changed;
+  }
+
+  /** Defender XDR moves alerts into another incident (a merge): each moved alert is a new version. */
+  moveAlerts(ids: string[], incidentId: number): SimAlert[] {
+    const moved: SimAlert[] = [];
+    for (const id of ids) {
+      const stored = this.alerts.get(id);
+      if (!stored) continue;
+      const next: SimAlert = { ...stored.alert, incidentId, lastUpdateTime: this.factory.updateStamp(this.nowMs(), stored.alert.lastUpdateTime) };
+      this.put(next, stored.visibleFromMs);
+      moved.push(next);
+    }
+    return moved;
+  }
+
+  /** An alert as Graph serves it now, or undefined when Graph leaves it out or it is not yet visible. */
+  graphView(id: string): Record<string, unknown> | undefined {
+    const stored = this.alerts.get(id);
+    if (!stored || stored.visibleFromMs > this.nowMs() || !this.serves(GRAPH, id)) return undefined;
+    return this.graphViewOf(stored.alert);
+  }
+
+  /** An alert as Graph shows it, visible or not. */
+  graphViewOf(alert: SimAlert): Record<string, unknown> {
+    return this.present(GRAPH, alert, true);
   }
 
   /** The alerts whose lastUpdateTime lies in the range (binary search in the index); the filter still applies. */
