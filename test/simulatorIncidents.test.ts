@@ -222,6 +222,10 @@ describe('simulated Graph incidents follow their alerts, change, merge and show 
     const redirected = await bed.all(q({ $filter: "status eq 'redirected'" }));
     assert.ok(redirected.items.some((i) => i.id === first!.id));
     assert.throws(() => bed.sim.incidents.mergeIncident(first!.id, second!.id), /cannot merge/);
+    const [late] = bed.sim.api.createAlerts(1, { incidentId: Number(first!.id) });
+    assert.equal(bed.sim.api.alerts.get(late!.id)!.alert.incidentId, Number(second!.id), 'an alert correlated with the merged incident goes to the one it went into');
+    assert.ok(bed.sim.incidents.alertIdsOf(second!.id).includes(late!.id));
+    assert.deepEqual(bed.sim.incidents.alertIdsOf(first!.id), []);
   });
 
   it('merges a share of the seeded incidents when told (initialMergedShare)', async () => {

@@ -122,6 +122,12 @@ export class IncidentsApi {
       this.put(this.factory.open(id, view), alertVisibleFromMs === 0 ? 0 : this.nowMs() + this.visibleAfterMs);
       return;
     }
+    const target = stored.incident.redirectIncidentId;
+    if (stored.incident.status === 'redirected' && typeof target === 'string' && this.incidents.has(target)) {
+      // An alert correlated with a merged incident goes where that incident went.
+      this.alerts.moveAlerts([alert.id], Number(target));
+      return;
+    }
     // The incident is derived from all its alerts, visible or not (the service knows them all).
     const views = this.alertIdsOf(id).map((alertId) => this.alerts.alerts.get(alertId)?.alert).filter((a): a is SimAlert => a !== undefined).map(graphAlertSummary);
     this.put(this.factory.withAlert(stored.incident, views, view), stored.visibleFromMs);
