@@ -274,6 +274,16 @@ describe('simulated Graph incidents follow their alerts, change, merge and show 
     assert.ok((await bed.all(INCIDENTS)).items.some((i) => i.id === hidden!.id));
   });
 
+  it('creates incidents under new ids only, as many as asked, at the time asked', async () => {
+    const before = new Set(bed.sim.incidents.incidents.keys());
+    const atMs = bed.sim.nowMs() - 3 * 86_400_000;
+    const created = bed.sim.incidents.createIncidents(200, { alertsEach: 2, atMs });
+    assert.equal(new Set(created.map((i) => i.id)).size, 200);
+    assert.ok(created.every((i) => !before.has(i.id) && bed.sim.incidents.alertIdsOf(i.id).length === 2));
+    assert.ok(created.every((i) => Math.abs(Date.parse(i.createdDateTime) - atMs) < 1000), 'created when asked');
+    assert.equal(bed.sim.incidents.incidents.size, before.size + 200);
+  });
+
   it('analysts work on incidents: every change is a new version with a later lastUpdateDateTime', async () => {
     const changed = bed.sim.incidents.updateIncidents(5);
     assert.equal(changed.length, 5);

@@ -67,6 +67,7 @@ export class IncidentsApi {
   private readonly callTimes: number[] = [];
   private byLastUpdate: StoredIncident[] | undefined;
   private queries = 0;
+  private nextIncidentId = 100_000;
 
   constructor(
     private readonly identity: IdentityProvider,
@@ -142,17 +143,17 @@ export class IncidentsApi {
   }
 
   /**
-   * New incidents now, each opened by `alertsEach` new alerts (default 1). `lastUpdateTime` gives every
-   * alert and incident that time (ties); `indexedAfterMs` / `unindexed` make the incidents visible only later
-   * (or once `index()` is called) while their alerts are visible at once.
+   * New incidents, each opened by `alertsEach` new alerts (default 1) created at `atMs` (default now), under
+   * ids no incident has had. `lastUpdateTime` gives every alert and incident that time (ties);
+   * `indexedAfterMs` / `unindexed` make the incidents visible only later (or once `index()` is called) while
+   * their alerts are visible at once.
    */
-  createIncidents(count: number, options: { alertsEach?: number; lastUpdateTime?: string; indexedAfterMs?: number; unindexed?: boolean } = {}): SimIncident[] {
+  createIncidents(count: number, options: { alertsEach?: number; atMs?: number; lastUpdateTime?: string; indexedAfterMs?: number; unindexed?: boolean } = {}): SimIncident[] {
     const created: SimIncident[] = [];
+    const alertOptions = { ...(options.atMs !== undefined ? { atMs: options.atMs } : {}), ...(options.lastUpdateTime ? { lastUpdateTime: options.lastUpdateTime } : {}) };
     for (let i = 0; i < count; i += 1) {
-      const [first] = this.alerts.createAlerts(1, options.lastUpdateTime ? { lastUpdateTime: options.lastUpdateTime } : {});
-      const id = incidentKey(first!.incidentId)!;
-      const more = (options.alertsEach ?? 1) - 1;
-      if (more > 0) this.alerts.createAlerts(more, { incidentId: Number(id), ...(options.lastUpdateTime ? { lastUpdateTime: options.lastUpdateTime } : {}) });
+      const id = this.freshIncidentId();
+      this.alerts.createAlerts(options.alertsEach ?? 1, { ...alertOptions, incidentId: Number(id) });
       const stored = this.incidents.get(id)!;
       if (options.lastUpdateTime) this.replaceLatest(stored, { ...stored.incident, lastUpdateDateTime: options.lastUpdateTime });
       if (options.unindexed) stored.visibleFromMs = Number.POSITIVE_INFINITY;
@@ -160,6 +161,12 @@ export class IncidentsApi {
       created.push(this.incidents.get(id)!.incident);
     }
     return created;
+  }
+
+  /** An incident id not taken (above the ids the alert factory draws, so that large tenants can hold any number). */
+  private freshIncidentId(): string {
+    while (this.incidents.has(String(this.nextIncidentId))) this.nextIncidentId += 1;
+    return String(this.nextIncidentId++);
   }
 
   /** The stored version replaced (not a new one): for a version no client could have seen. */
