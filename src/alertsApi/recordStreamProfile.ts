@@ -6,9 +6,7 @@ import type { AlertSource, CALL_QUOTAS, Settings } from '../config/settings.js';
 import type { Instant } from '../instants.js';
 import type { ApiRetirement } from './retirement.js';
 
-/** The kinds of record a stream holds: each has its own tables (src/store/recordTables.ts). */
-export const RECORD_ENTITIES = ['alerts', 'incidents'] as const;
-export type RecordEntity = (typeof RECORD_ENTITIES)[number];
+import type { RecordEntity } from '../recordEntity.js';
 
 export type WindowFilterSettings = Pick<Settings, 'severityFilter' | 'statusFilter' | 'detectionSourceFilter' | 'serviceSourceFilter'>;
 
@@ -52,6 +50,3 @@ export interface RecordStreamProfile {
   /** When the API stops working, if Microsoft has announced it. */
   retirement?: ApiRetirement;
 }
-
-/** The records of a stream in messages: "alerts", "incidents". */
-export const entityName = (profile: Pick<RecordStreamProfile, 'entity'>): string => profile.entity;
