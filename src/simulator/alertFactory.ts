@@ -17,6 +17,24 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+const FRACTION_DIGITS = [7, 7, 7, 7, 7, 6, 3, 2, 1, 0];
+
+/** A timestamp at `ms` with 0-7 fraction digits, as the APIs send them; the text is exactly its instant. */
+export function timestamp(random: () => number, ms: number): string {
+  const ticks = instantFromMs(ms) + BigInt(Math.floor(random() * 10_000));
+  const digits = FRACTION_DIGITS[Math.floor(random() * FRACTION_DIGITS.length)]!;
+  const unit = 10n ** BigInt(7 - digits);
+  const text = formatInstant((ticks / unit) * unit);
+  return digits === 0 ? `${text.slice(0, 19)}Z` : `${text.slice(0, 20 + digits)}Z`;
+}
+
+/** A timestamp at `ms` later than `previous` (an update moves time forward). */
+export function laterTimestamp(random: () => number, ms: number, previous: string | undefined): string {
+  const text = timestamp(random, ms);
+  const floor = previous === undefined ? undefined : parseInstant(previous);
+  return floor !== undefined && parseInstant(text)! <= floor ? formatInstant(floor + 1n) : text;
+}
+
 const TITLES: [string, string, string][] = [
   ['Suspicious PowerShell command line', 'Execution', 'T1059.001'],
   ['Malware was detected', 'Malware', 'T1204.002'],
@@ -62,18 +80,12 @@ export class AlertFactory {
 
   /** A timestamp at `ms` with 0-7 fraction digits, as the API sends them; the text is exactly its instant. */
   stamp(ms: number): string {
-    const ticks = instantFromMs(ms) + BigInt(Math.floor(this.random() * 10_000));
-    const digits = this.pick([7, 7, 7, 7, 7, 6, 3, 2, 1, 0]);
-    const unit = 10n ** BigInt(7 - digits);
-    const text = formatInstant((ticks / unit) * unit);
-    return digits === 0 ? `${text.slice(0, 19)}Z` : `${text.slice(0, 20 + digits)}Z`;
+    return timestamp(this.random, ms);
   }
 
   /** A lastUpdateTime at `ms`, later than the alert's previous one (an update moves time forward). */
   updateStamp(ms: number, previous: string | undefined): string {
-    const text = this.stamp(ms);
-    const floor = previous === undefined ? undefined : parseInstant(previous);
-    return floor !== undefined && parseInstant(text)! <= floor ? formatInstant(floor + 1n) : text;
+    return laterTimestamp(this.random, ms, previous);
   }
 
   private id(): string {

@@ -9,53 +9,10 @@ import { sendJson, type IdentityProvider } from './identityProvider.js';
 import { parseInstant } from '../instants.js';
 import { DEFENDER_FILTER, GRAPH_FILTER, ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
 import { toGraphAlert } from './graphAlert.js';
+import { byAt, inRange, orderByComparator, pickSome } from './recordOrder.js';
+import { ANSWER_FAULTS, applyFault, graphNextLink, ORDER_BY_REFUSED, readSkipToken, requestRecord, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
 
-export type ApiFault =
-  | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
-  | { kind: 'reset' }
-  | { kind: 'stall'; ms: number }
-  | { kind: 'truncated' }
-  | { kind: 'html'; status?: number }
-  | { kind: 'empty'; status?: number }
-  | { kind: 'wrongShape' }
-  | { kind: 'noDate' }
-  /** The answer's Date header is this far from the simulator's clock (a proxy or middlebox with a wrong clock). */
-  | { kind: 'dateOffset'; ms: number }
-  /** Items that are not valid alerts, appended to an otherwise correct answer. */
-  | { kind: 'extraItems'; items: unknown[] }
-  /** Items given as JSON text, appended the same way: for JSON that JSON.stringify cannot write (6,000 levels deep). */
-  | { kind: 'extraRawItems'; texts: string[] }
-  /**
-   * The answer holds only its first `pageSize` alerts and an @odata.nextLink to the rest (the real API may add
-   * one; the reference says follow it, never depend on it). `host` points the link elsewhere; `loop` makes
-   * the link repeat this request's own URL.
-   */
-  | { kind: 'nextLink'; pageSize: number; host?: string; loop?: boolean };
-
-/**
- * What the server does with $orderby, which neither API documents: sorts by the field it names (a server
- * that supports it), leaves the answer in its own order, or refuses the request with 400 as OData services
- * do for a query option they do not allow.
- */
-export type OrderByHandling = 'honoured' | 'ignored' | 'refused';
-
-export interface ApiRequestRecord {
-  atMs: number;
-  path: string;
-  filter: string | null;
-  orderBy: string | null;
-  top: number | null;
-  skip: number;
-  /** Graph: the request came from an @odata.nextLink (its opaque $skiptoken). */
-  skipToken: boolean;
-  expand: boolean;
-  status: number;
-  returned: number;
-  fault?: ApiFault['kind'];
-  /** With the dateOffset fault: how far the answer's Date header was from the simulator's clock. */
-  dateOffsetMs?: number;
-  username: string | null;
-}
+export type { ApiFault, ApiRequestRecord, OrderByHandling } from './apiAnswers.js';
 
 export interface AlertsApiOptions {
   /** The Defender API's quota: "100 calls per minute and 1,500 calls per hour". */
@@ -153,6 +110,8 @@ export class AlertsApi {
   readonly graphOnlyServices = new Map<string, string>();
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
+  /** Called after each new version of an alert is stored: the tenant's incidents follow their alerts. */
+  onPut: ((alert: SimAlert, visibleFromMs: number) => void) | undefined;
   /** Accepted calls of each API in the last hour: each service counts its own quota. */
   private readonly callTimes: Record<ApiDialect['name'], number[]> = { defender: [], graph: [] };
   /** The alerts sorted by lastUpdateTime, rebuilt after changes: large tenants (benchmarks) answer fast. */
@@ -183,6 +142,7 @@ export class AlertsApi {
     const versions = this.versions.get(alert.id);
     if (versions) versions.push(alert);
     else this.versions.set(alert.id, [alert]);
+    this.onPut?.(alert, visibleFromMs);
   }
 
   /** History: `count` alerts created over the past `days` days, a share of them already worked on. */
@@ -206,12 +166,13 @@ export class AlertsApi {
    * New alerts now. `indexedAfterMs` makes them visible only later, and `unindexed` only once `index()` is
    * called, while their timestamps stay in the past: late indexing as Microsoft's pipeline does it.
    */
-  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; unindexed?: boolean; lastUpdateTime?: string } = {}): SimAlert[] {
+  createAlerts(count: number, options: { atMs?: number; indexedAfterMs?: number; unindexed?: boolean; lastUpdateTime?: string; incidentId?: number } = {}): SimAlert[] {
     const atMs = options.atMs ?? this.nowMs();
     const created: SimAlert[] = [];
     for (let i = 0; i < count; i += 1) {
       const alert = this.factory.create(atMs);
       if (options.lastUpdateTime) alert.lastUpdateTime = options.lastUpdateTime;
+      if (options.incidentId !== undefined) alert.incidentId = options.incidentId;
       this.put(alert, options.unindexed ? Number.POSITIVE_INFINITY : this.nowMs() + (options.indexedAfterMs ?? 0));
       created.push(alert);
     }
@@ -260,25 +221,36 @@ export class AlertsApi {
     return changed;
   }
 
+  /** Defender XDR moves alerts into another incident (a merge): each moved alert is a new version. */
+  moveAlerts(ids: string[], incidentId: number): SimAlert[] {
+    const moved: SimAlert[] = [];
+    for (const id of ids) {
+      const stored = this.alerts.get(id);
+      if (!stored) continue;
+      const next: SimAlert = { ...stored.alert, incidentId, lastUpdateTime: this.factory.updateStamp(this.nowMs(), stored.alert.lastUpdateTime) };
+      this.put(next, stored.visibleFromMs);
+      moved.push(next);
+    }
+    return moved;
+  }
+
+  /** An alert as Graph serves it now, or undefined when Graph leaves it out or it is not yet visible. */
+  graphView(id: string): Record<string, unknown> | undefined {
+    const stored = this.alerts.get(id);
+    if (!stored || stored.visibleFromMs > this.nowMs() || !this.serves(GRAPH, id)) return undefined;
+    return this.graphViewOf(stored.alert);
+  }
+
+  /** An alert as Graph shows it, visible or not. */
+  graphViewOf(alert: SimAlert): Record<string, unknown> {
+    return this.present(GRAPH, alert, true);
+  }
+
   /** The alerts whose lastUpdateTime lies in the range (binary search in the index); the filter still applies. */
   private candidates(range: InstantRange): StoredAlert[] {
     if (!range.low && !range.high) return [...this.alerts.values()];
-    this.byLastUpdate ??= [...this.alerts.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    const sorted = this.byLastUpdate;
-    const firstIndex = (accept: (at: bigint) => boolean) => {
-      let low = 0;
-      let high = sorted.length;
-      while (low < high) {
-        const middle = (low + high) >>> 1;
-        if (accept(sorted[middle]!.at)) high = middle;
-        else low = middle + 1;
-      }
-      return low;
-    };
-    const { low: lower, high: upper } = range;
-    const start = lower ? firstIndex((at) => (lower.inclusive ? at >= lower.value : at > lower.value)) : 0;
-    const end = upper ? firstIndex((at) => (upper.inclusive ? at > upper.value : at >= upper.value)) : sorted.length;
-    return sorted.slice(start, Math.max(start, end));
+    this.byLastUpdate ??= [...this.alerts.values()].sort(byAt);
+    return inRange(this.byLastUpdate, range);
   }
 
   /** How long a call must wait under its API's quota (one app, one tenant here), or undefined: accepted. */
@@ -305,26 +277,14 @@ export class AlertsApi {
     const dialect = /^\/api(\/v1\.0)?\/alerts\/?$/i.test(url.pathname) ? DEFENDER : /^\/v1\.0\/security\/alerts_v2\/?$/.test(url.pathname) ? GRAPH : undefined;
     if (!dialect) return false;
     const now = this.nowMs();
-    const record: ApiRequestRecord = {
-      atMs: now,
-      path: url.pathname,
-      filter: url.searchParams.get('$filter'),
-      orderBy: url.searchParams.get('$orderby'),
-      top: url.searchParams.has('$top') ? Number(url.searchParams.get('$top')) : null,
-      skip: Number(url.searchParams.get('$skip') ?? 0),
-      skipToken: url.searchParams.has('$skiptoken'),
-      expand: (url.searchParams.get('$expand') ?? '').split(',').includes('evidence'),
-      status: 0,
-      returned: 0,
-      username: null,
-    };
+    const record = requestRecord(url, now, 'evidence');
     this.requests.push(record);
     response.setHeader('date', new Date(now).toUTCString());
 
     const fault = this.faults.shift();
-    if (fault && !['truncated', 'noDate', 'dateOffset', 'wrongShape', 'extraItems', 'extraRawItems', 'nextLink'].includes(fault.kind)) {
+    if (fault && !ANSWER_FAULTS.includes(fault.kind)) {
       record.fault = fault.kind;
-      await this.applyFault(fault, response, record);
+      await applyFault(fault, response, record);
       return true;
     }
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
@@ -363,7 +323,7 @@ export class AlertsApi {
     if (!Number.isInteger(record.skip) || record.skip < 0) return error(400, 'InvalidInput', 'Invalid $skip value.');
     const sortKey = record.orderBy !== null && this.orderBy !== 'ignored' ? orderByKey(record.orderBy, dialect) : undefined;
     if (record.orderBy !== null && this.orderBy === 'refused') {
-      return error(400, 'BadRequest', "Query option 'OrderBy' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.");
+      return error(400, 'BadRequest', ORDER_BY_REFUSED);
     }
     if (typeof sortKey === 'string') return error(400, 'BadRequest', sortKey);
     let filter: ParsedFilter | undefined;
@@ -382,128 +342,18 @@ export class AlertsApi {
     if (sortKey) matching.sort(sortKey);
     const top = dialect === GRAPH && this.graphServerPageSize !== undefined ? Math.min(record.top ?? Infinity, this.graphServerPageSize) : record.top;
     const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => this.present(dialect, s.alert, record.expand));
-    record.status = 200;
-    record.returned = page.length;
-
-    if (fault?.kind === 'wrongShape') {
-      record.fault = fault.kind;
-      sendJson(response, 200, { value: { count: page.length } });
-      return true;
-    }
-    let value: unknown[] = fault?.kind === 'extraItems' ? [...page, ...fault.items] : page;
-    let nextLink: string | undefined;
-    if (dialect === GRAPH && top !== null && matching.length > record.skip + top) {
-      // Graph pages by @odata.nextLink: the rest of the answer is another request, named by an opaque token
-      // (clients are to follow the link, not to build it).
-      const next = new URL(url);
-      next.searchParams.delete('$skip');
-      next.searchParams.set('$skiptoken', Buffer.from(JSON.stringify({ skip: record.skip + top })).toString('base64url'));
-      nextLink = next.toString();
-    }
-    if (fault?.kind === 'nextLink') {
-      value = page.slice(0, fault.pageSize);
-      record.returned = value.length;
-      const next = new URL(url);
-      next.host = fault.host ?? request.headers.host ?? url.host;
-      if (!fault.loop) {
-        next.searchParams.set('$skip', String(record.skip + value.length));
-        if (record.top !== null) next.searchParams.set('$top', String(record.top - value.length));
-      }
-      if (fault.loop || value.length < page.length) nextLink = next.toString();
-    }
-    let text = JSON.stringify({ '@odata.context': dialect.context, value, ...(nextLink ? { '@odata.nextLink': nextLink } : {}) });
-    if (fault?.kind === 'extraRawItems') text = withRawItems(text, value.length, fault.texts);
-    if (fault) record.fault = fault.kind;
-    if (fault?.kind === 'noDate') {
-      response.removeHeader('date');
-      response.sendDate = false;
-    }
-    if (fault?.kind === 'dateOffset') {
-      record.dateOffsetMs = fault.ms;
-      response.setHeader('date', new Date(now + fault.ms).toUTCString());
-    }
-    const body = fault?.kind === 'truncated' ? text.slice(0, Math.floor(text.length / 2)) : text;
-    response.writeHead(200, {
-      'content-type': 'application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8',
-      'odata-version': '4.0',
-      'content-length': Buffer.byteLength(body),
-    });
-    response.end(body);
+    // Graph pages by @odata.nextLink: the rest of the answer is another request, named by an opaque token.
+    const nextLink = dialect === GRAPH && top !== null && matching.length > record.skip + top ? graphNextLink(url, record.skip + top) : undefined;
+    sendPage(request, response, url, now, record, { context: dialect.context, page, nextLink }, fault);
     return true;
   }
-
-  private async applyFault(fault: ApiFault, response: ServerResponse, record: ApiRequestRecord): Promise<void> {
-    switch (fault.kind) {
-      case 'reset':
-        record.status = -1;
-        response.socket?.destroy();
-        return;
-      case 'stall':
-        record.status = -2;
-        await new Promise((resolve) => setTimeout(resolve, fault.ms));
-        if (!response.destroyed) response.socket?.destroy();
-        return;
-      case 'html': {
-        record.status = fault.status ?? 502;
-        const html = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The proxy server received an invalid response from an upstream server.</p></body></html>';
-        response.writeHead(record.status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
-        response.end(html);
-        return;
-      }
-      case 'empty':
-        record.status = fault.status ?? 500;
-        response.writeHead(record.status, { 'content-length': 0 });
-        response.end();
-        return;
-      case 'status': {
-        record.status = fault.status;
-        const body = fault.body ?? JSON.stringify({ error: { code: fault.status === 429 ? '429' : 'InternalServerError', message: fault.status === 429 ? 'API calls quota exceeded! maximum allowed 100 per 00:01:00' : 'An error occurred while processing the request.', target: crypto.randomUUID() } });
-        response.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {}) });
-        response.end(body);
-        return;
-      }
-      default:
-        return;
-    }
-  }
 }
-
-function readSkipToken(token: string): number | undefined {
-  try {
-    const skip = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { skip?: unknown }).skip;
-    return typeof skip === 'number' && Number.isInteger(skip) && skip >= 0 ? skip : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function pickSome<T>(items: T[], count: number, random: () => number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy.slice(0, count);
-}
-
-type StoredOrder = (a: StoredAlert, b: StoredAlert) => number;
 
 /** The comparator an honoured "$orderby=<field> [asc|desc]" asks for, or the 400 message for one it cannot serve. */
-function orderByKey(orderBy: string, dialect: ApiDialect): StoredOrder | string {
-  const match = /^\s*(\w+)(?:\s+(asc|desc))?\s*$/i.exec(orderBy);
-  const field = match?.[1];
+function orderByKey(orderBy: string, dialect: ApiDialect): ((a: StoredAlert, b: StoredAlert) => number) | string {
   const created = dialect === GRAPH ? 'createdDateTime' : 'alertCreationTime';
-  if (!match || (field !== dialect.filter.updateField && field !== created)) return `Could not find a property named '${field ?? orderBy}' to order by.`;
-  const sign = match[2]?.toLowerCase() === 'desc' ? -1 : 1;
-  const at = (s: StoredAlert) => (field === created ? (parseInstant(s.alert.alertCreationTime) ?? 0n) : s.at);
-  return (a, b) => sign * (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0);
-}
-
-/** The answer's text with `texts` appended to its "value" list (which holds `count` items, written last but one). */
-function withRawItems(answer: string, count: number, texts: string[]): string {
-  const marker = '"value":[';
-  const start = answer.indexOf(marker) + marker.length;
-  // The list ends where its items do: find it by parsing back what JSON.stringify wrote.
-  const end = start + JSON.stringify((JSON.parse(answer) as { value: unknown[] }).value).length - 2;
-  return `${answer.slice(0, end)}${count > 0 ? ',' : ''}${texts.join(',')}${answer.slice(end)}`;
+  return orderByComparator<StoredAlert>(orderBy, {
+    [dialect.filter.updateField]: (s) => s.at,
+    [created]: (s) => parseInstant(s.alert.alertCreationTime) ?? 0n,
+  });
 }

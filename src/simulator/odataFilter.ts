@@ -24,6 +24,13 @@ export const GRAPH_FILTER: FilterDialect = {
   numberFields: new Set(),
   updateField: 'lastUpdateDateTime',
 };
+/** Graph incidents document $filter on these ("List incidents"). */
+export const INCIDENT_FILTER: FilterDialect = {
+  fields: ['assignedTo', 'classification', 'createdDateTime', 'determination', 'lastUpdateDateTime', 'severity', 'status'],
+  dateFields: new Set(['createdDateTime', 'lastUpdateDateTime']),
+  numberFields: new Set(),
+  updateField: 'lastUpdateDateTime',
+};
 const OPERATORS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 
 export class ODataFilterError extends Error {}

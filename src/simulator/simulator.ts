@@ -1,5 +1,5 @@
-// The local HTTPS stand-in for Entra ID, the Defender for Endpoint API and Microsoft Graph alerts_v2, used by
-// the tests and by `demo`.
+// The local HTTPS stand-in for Entra ID, the Defender for Endpoint API and Microsoft Graph alerts_v2 and
+// incidents, used by the tests and by `demo`.
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +8,8 @@ import { AlertFactory, seededRandom } from './alertFactory.js';
 import { AlertsApi, type AlertsApiOptions } from './alertsApi.js';
 import { selfSignedCertificate } from './certificate.js';
 import { IdentityProvider, sendJson, type IdentityOptions } from './identityProvider.js';
+import { IncidentFactory } from './incidentFactory.js';
+import { INCIDENT_READ_PERMISSIONS, IncidentsApi, type IncidentsApiOptions } from './incidentsApi.js';
 
 export interface SimulatorOptions {
   port?: number;
@@ -20,6 +22,12 @@ export interface SimulatorOptions {
   /** Alerts already in the tenant when the simulator starts. */
   initialAlerts?: number;
   initialAlertDays?: number;
+  incidents?: Partial<IncidentsApiOptions>;
+  /**
+   * The default user and the application also get SecurityIncident.Read.All (off by default: the tokens of
+   * the alert tests carry what they carried before incidents existed).
+   */
+  grantIncidentPermission?: boolean;
 }
 
 export interface Simulator {
@@ -32,6 +40,8 @@ export interface Simulator {
   caCertificate: string;
   identity: IdentityProvider;
   api: AlertsApi;
+  /** Graph's security/incidents, following `api`'s alerts. */
+  incidents: IncidentsApi;
   nowMs(): number;
   setClockOffset(ms: number): void;
   /** Writes the CA certificate to a file, for the caFile setting. */
@@ -47,6 +57,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let clockOffsetMs = options.clockOffsetMs ?? 0;
   const nowMs = () => Date.now() + clockOffsetMs;
   const random = seededRandom(options.seed ?? 1);
+  // Incidents draw from their own stream, so that the alerts of a seed stay what they were.
+  const incidentRandom = seededRandom(((options.seed ?? 1) * 7919 + 1021) >>> 0);
   let baseUrl = '';
 
   const identity = new IdentityProvider(
@@ -65,6 +77,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     nowMs,
   );
   identity.addUser({ username: 'analyst@contoso.example', name: 'SOC Analyst' });
+  if (options.grantIncidentPermission) {
+    identity.defaultUser.permissions.push(INCIDENT_READ_PERMISSIONS[0]!);
+    identity.options.applicationRoles = [...identity.options.applicationRoles, INCIDENT_READ_PERMISSIONS[0]!];
+  }
   const api = new AlertsApi(identity, new AlertFactory(random, SIMULATOR_TENANT_ID), random, nowMs, {
     callsPerMinute: 100,
     callsPerHour: 1500,
@@ -73,7 +89,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     graphAudiences: ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'],
     ...options.api,
   });
+  const incidents = new IncidentsApi(identity, api, new IncidentFactory(incidentRandom, SIMULATOR_TENANT_ID), incidentRandom, nowMs, { callsPerMinute: 150, ...options.incidents });
   if (options.initialAlerts) api.seed(options.initialAlerts, options.initialAlertDays ?? 30);
+  const initialMerges = Math.floor((options.incidents?.initialMergedShare ?? 0) * incidents.incidents.size);
+  if (initialMerges > 0) incidents.mergeIncidents(initialMerges);
 
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', baseUrl);
@@ -84,6 +103,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     };
     if (await identity.handle(request, response, url, readBody)) return;
     if (await api.handle(request, response, url)) return;
+    if (await incidents.handle(request, response, url)) return;
     if (url.pathname === '/devicelogin') {
       response.writeHead(200, { 'content-type': 'text/plain' });
       response.end('mde-alert-sync simulator: device codes are approved automatically by the simulated user.\n');
@@ -115,6 +135,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     caCertificate: certificate.cert,
     identity,
     api,
+    incidents,
     nowMs,
     setClockOffset: (ms) => {
       clockOffsetMs = ms;
