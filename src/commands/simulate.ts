@@ -3,7 +3,7 @@ import path from 'node:path';
 import { startSimulator } from '../simulator/simulator.js';
 
 export async function simulatorCommand(options: { port: number; host: string; alerts: number; caFile: string; churnSeconds: number }, print: (line: string) => void): Promise<() => Promise<void>> {
-  const simulator = await startSimulator({ port: options.port, host: options.host, initialAlerts: options.alerts });
+  const simulator = await startSimulator({ port: options.port, host: options.host, initialAlerts: options.alerts, grantIncidentPermission: true });
   const caFile = simulator.writeCaFile(path.resolve(options.caFile));
   const churn = options.churnSeconds > 0
     ? setInterval(() => {

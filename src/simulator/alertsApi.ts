@@ -238,12 +238,7 @@ export class AlertsApi {
   graphView(id: string): Record<string, unknown> | undefined {
     const stored = this.alerts.get(id);
     if (!stored || stored.visibleFromMs > this.nowMs() || !this.serves(GRAPH, id)) return undefined;
-    return this.graphViewOf(stored.alert);
-  }
-
-  /** An alert as Graph shows it, visible or not. */
-  graphViewOf(alert: SimAlert): Record<string, unknown> {
-    return this.present(GRAPH, alert, true);
+    return this.present(GRAPH, stored.alert, true);
   }
 
   /** The alerts whose lastUpdateTime lies in the range (binary search in the index); the filter still applies. */

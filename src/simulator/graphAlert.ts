@@ -47,6 +47,21 @@ function graphEvidence(item: Record<string, unknown>): Record<string, unknown> {
   }
 }
 
+/** The alert's triage fields as Graph shows them (camelCase enums). */
+function graphTriage(alert: SimAlert): Record<string, unknown> {
+  return {
+    status: camel(alert.status),
+    severity: GRAPH_SEVERITY[String(alert.severity)] ?? camel(alert.severity),
+    classification: camel(alert.classification) ?? null,
+    determination: camel(alert.determination) ?? null,
+  };
+}
+
+/** What an incident takes from its alert, in Graph's terms, without building the whole alert (large tenants seed fast). */
+export function graphAlertSummary(alert: SimAlert): Record<string, unknown> {
+  return { ...graphTriage(alert), title: alert.title, category: alert.category, createdDateTime: alert.alertCreationTime, lastUpdateDateTime: alert.lastUpdateTime };
+}
+
 export function toGraphAlert(alert: SimAlert): Record<string, unknown> {
   const host = alert.computerDnsName;
   const device = {
@@ -63,10 +78,7 @@ export function toGraphAlert(alert: SimAlert): Record<string, unknown> {
     id: alert.id,
     providerAlertId: alert.id,
     incidentId: alert.incidentId === null || alert.incidentId === undefined ? null : String(alert.incidentId),
-    status: camel(alert.status),
-    severity: GRAPH_SEVERITY[String(alert.severity)] ?? camel(alert.severity),
-    classification: camel(alert.classification) ?? null,
-    determination: camel(alert.determination) ?? null,
+    ...graphTriage(alert),
     serviceSource: serviceSourceOf(alert),
     detectionSource: GRAPH_DETECTION_SOURCE[String(alert.detectionSource)] ?? camel(alert.detectionSource),
     productName: 'Microsoft Defender for Endpoint',

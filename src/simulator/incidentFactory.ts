@@ -7,7 +7,7 @@ import { laterTimestamp, timestamp } from './alertFactory.js';
 
 export type SimIncident = Record<string, unknown> & { id: string; status: string; lastUpdateDateTime: string; createdDateTime: string };
 
-/** An alert as Graph shows it (toGraphAlert): the fields an incident is derived from. */
+/** The fields an incident is derived from, of an alert as Graph shows it (graphAlertSummary). */
 export type GraphAlertView = Record<string, unknown>;
 
 const SEVERITY_RANK = ['unknown', 'informational', 'low', 'medium', 'high'];
@@ -68,9 +68,13 @@ export class IncidentFactory {
     next.lastUpdateDateTime = alertTime !== undefined && alertTime > previous ? String(changed.lastUpdateDateTime) : formatInstant(previous + 1n);
     const ranks = alerts.map((a) => SEVERITY_RANK.indexOf(String(a.severity)));
     next.severity = SEVERITY_RANK[Math.max(SEVERITY_RANK.indexOf(String(incident.severity)), ...ranks)] ?? incident.severity;
+    let earliest = parseInstant(next.createdDateTime);
     for (const alert of alerts) {
       const created = parseInstant(alert.createdDateTime);
-      if (created !== undefined && created < (parseInstant(next.createdDateTime) ?? created + 1n)) next.createdDateTime = String(alert.createdDateTime);
+      if (created !== undefined && (earliest === undefined || created < earliest)) {
+        earliest = created;
+        next.createdDateTime = String(alert.createdDateTime);
+      }
     }
     if (alerts.length > 1) next.displayName = `Multi-stage incident involving ${[...new Set(alerts.map((a) => String(a.category)))].slice(0, 3).join(' & ')} on ${alerts.length} alerts`;
     return this.resolvedWith(next, alerts, changed);

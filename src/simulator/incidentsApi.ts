@@ -12,6 +12,7 @@ import { sendJson, type IdentityProvider } from './identityProvider.js';
 import { parseInstant } from '../instants.js';
 import { INCIDENT_FILTER, ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
 import { IncidentFactory, type SimIncident } from './incidentFactory.js';
+import { graphAlertSummary } from './graphAlert.js';
 import { byAt, inRange, orderByComparator, pickSome } from './recordOrder.js';
 import { ANSWER_FAULTS, applyFault, graphNextLink, ORDER_BY_REFUSED, readSkipToken, requestRecord, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
 
@@ -114,15 +115,21 @@ export class IncidentsApi {
     const members = this.members.get(id) ?? new Set<string>();
     members.add(alert.id);
     this.members.set(id, members);
-    const view = this.alerts.graphViewOf(alert);
+    const view = graphAlertSummary(alert);
     const stored = this.incidents.get(id);
     if (!stored) {
       // Seeded history is visible at once; an incident opened later shows up after the service's delay.
       this.put(this.factory.open(id, view), alertVisibleFromMs === 0 ? 0 : this.nowMs() + this.visibleAfterMs);
       return;
     }
+    const target = stored.incident.redirectIncidentId;
+    if (stored.incident.status === 'redirected' && typeof target === 'string' && this.incidents.has(target)) {
+      // An alert correlated with a merged incident goes where that incident went.
+      this.alerts.moveAlerts([alert.id], Number(target));
+      return;
+    }
     // The incident is derived from all its alerts, visible or not (the service knows them all).
-    const views = this.alertIdsOf(id).map((alertId) => this.alerts.alerts.get(alertId)?.alert).filter((a): a is SimAlert => a !== undefined).map((a) => this.alerts.graphViewOf(a));
+    const views = this.alertIdsOf(id).map((alertId) => this.alerts.alerts.get(alertId)?.alert).filter((a): a is SimAlert => a !== undefined).map(graphAlertSummary);
     this.put(this.factory.withAlert(stored.incident, views, view), stored.visibleFromMs);
   }
 
