@@ -183,6 +183,18 @@ describe('incidents: failures of one stream', () => {
     assert.doesNotMatch(off.stdout, /incidents/);
   });
 
+  it('a 403 on incidents although the token carries SecurityIncident.Read.All names the missing Defender XDR role, while the alerts sync', async () => {
+    const b = await bed({ initialAlerts: 80 });
+    await signedIn(b);
+    b.sim.incidents.faults.push({ kind: 'status', status: 403, body: JSON.stringify({ error: { code: 'Forbidden', message: 'Insufficient privileges to complete the operation.' } }), contentType: 'application/json' });
+    const result = await b.cli(['sync']);
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stdout, /Synced as analyst@contoso\.example: \d+ new/);
+    assert.match(result.stderr, /Microsoft Graph \(security\/incidents\) refused access \(HTTP 403 Forbidden: Insufficient privileges.*\)\. The token carries SecurityIncident\.Read\.All, so the signed-in user lacks a Microsoft Defender XDR role that can read incidents/);
+    assertStoreEqualsTruth(b);
+    assert.deepEqual(runsOf(b).map((r) => [r.entity, r.outcome]), [['alerts', 'success'], ['incidents', 'failed']]);
+  });
+
   it('incidents that fail on the server do not roll back the alerts committed in the same pass, and the next pass catches up', async () => {
     const b = await bed({ initialAlerts: 120 }, { MDE_ALERT_SYNC_MAX_RETRIES: '1' });
     await signedIn(b);

@@ -5,18 +5,9 @@ import type { Db } from './database.js';
 import { UPDATE_FIELD } from '../alertSource.js';
 import { alertColumns, changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
 import type { AlertSource } from '../config/settings.js';
-import { upsertVersions, type ParsedVersion } from './versionedUpsert.js';
+import { upsertVersions, type ParsedVersion, type UpsertCounts } from './versionedUpsert.js';
 
-export interface UpsertCounts {
-  received: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  stale: number;
-  rejected: number;
-}
-
-export { emptyCounts } from './versionedUpsert.js';
+export { emptyCounts, type UpsertCounts } from './versionedUpsert.js';
 
 const ALERT_COLUMNS = [
   'id', 'title', 'description', 'severity', 'status', 'classification', 'determination', 'investigation_state',

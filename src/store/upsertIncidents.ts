@@ -5,8 +5,7 @@
 import type { Db } from './database.js';
 import { changedFields } from './alertRows.js';
 import { INCIDENT_UPDATE_FIELD, parseIncident, resolvedTime, type IncidentRow, type ParsedIncident } from './incidentRows.js';
-import type { UpsertCounts } from './upsertAlerts.js';
-import { upsertVersions, type ParsedVersion } from './versionedUpsert.js';
+import { upsertVersions, type ParsedVersion, type UpsertCounts } from './versionedUpsert.js';
 
 const COLUMNS = [
   'tenant_id', 'id', 'display_name', 'status', 'severity', 'classification', 'determination', 'assigned_to',

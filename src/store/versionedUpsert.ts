@@ -5,7 +5,16 @@
 import { canonicalTimestamp } from '../instants.js';
 import { errorMessage } from '../errors.js';
 import { ReceivedAlert } from '../receivedAlert.js';
-import type { UpsertCounts } from './upsertAlerts.js';
+
+/** What one window's records did to the store. */
+export interface UpsertCounts {
+  received: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  stale: number;
+  rejected: number;
+}
 
 export type FieldChanges = Record<string, { old: unknown; new: unknown }>;
 export type Rejection = { ok: false; reason: string; rawJson: string };
