@@ -8,6 +8,7 @@
 //   --plain-malloc    without the glibc malloc tuning the container image sets (by default the worker runs with it)
 //   --requests-only   only the request figures (backfills by density profile, both sources, both server orders)
 //   --request-alerts N  the size of those backfills (default 7646)
+//   --incidents N     the incidents the incident views are timed over (default 100000)
 //   --cli FILE        the worker to measure (default dist/cli.js), e.g. another checkout's, for a before/after
 // Figures recorded with the machine they were taken on: docs/performance.md.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -22,6 +23,7 @@ import { measureProcess, type ProcessUsage } from './processUsage.js';
 import type { DensityProfile, SimulatorCommand } from './simulatorProcess.js';
 import type { OrderByHandling } from '../src/simulator/alertsApi.js';
 import { workerEnv } from '../test/support/workerEnv.js';
+import { incidentViewFigures } from './incidentViews.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI_DEFAULT = path.join(ROOT, 'dist', 'cli.js');
@@ -29,7 +31,7 @@ const VIEWS = ['open_alerts_by_severity', 'alerts_per_day', 'alert_time_to_resol
 
 // The worker runs with the malloc tuning of the container image (MALLOC_* in its ENV), as deployed.
 const IMAGE_MALLOC_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
-const { values } = parseArgs({ options: { cli: { type: 'string', default: CLI_DEFAULT }, 'requests-only': { type: 'boolean', default: false }, 'request-alerts': { type: 'string', default: '7646' }, alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { cli: { type: 'string', default: CLI_DEFAULT }, 'requests-only': { type: 'boolean', default: false }, 'request-alerts': { type: 'string', default: '7646' }, alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false }, incidents: { type: 'string', default: '100000' } } });
 // Another build's dist/cli.js (--cli), to measure a change against what it replaces.
 const CLI = path.resolve(values.cli!);
 const mainN = Number(values.alerts);
@@ -244,6 +246,8 @@ async function main(): Promise<void> {
     for (const { view, medianMs, rows } of viewTimes(largest.dbPath)) print(`  ${view.padEnd(30)} ${medianMs.toFixed(1).padStart(8)} ms  (${rows} rows; target < 100 ms: ${verdict(medianMs < 100)})`);
     rmSync(largest.dir, { recursive: true, force: true });
   }
+  print();
+  incidentViewFigures(Number(values.incidents), print);
   save(out);
 }
 
@@ -256,7 +260,8 @@ function save(out: string[]): void {
 // the Defender API serves what $top asks, 1,000 here, so that both have the same page.
 const REQUEST_SOURCES = {
   defender: { settings: { MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_PAGE_SIZE: '1000' }, graphServerPageSize: undefined, page: 1000 },
-  graph: { settings: { MDE_ALERT_SYNC_SOURCE: 'graph', MDE_ALERT_SYNC_PAGE_SIZE: '2000', MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all' }, graphServerPageSize: 1000, page: 1000 },
+  // The alerts' requests only: the incidents, on by default with graph, are not in these figures.
+  graph: { settings: { MDE_ALERT_SYNC_SOURCE: 'graph', MDE_ALERT_SYNC_PAGE_SIZE: '2000', MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all', MDE_ALERT_SYNC_INCIDENTS: 'false' }, graphServerPageSize: 1000, page: 1000 },
 } as const;
 const PROFILES: DensityProfile[] = ['uniform', 'denseHour', 'tie', 'emptyStretch'];
 

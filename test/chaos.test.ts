@@ -23,6 +23,8 @@ describe('chaos', () => {
       assert.ok(Object.keys(figures.faults).length >= 5, `fault kinds: ${Object.keys(figures.faults).join(', ')}`);
       for (const clockFault of ['dateAhead', 'dateBehind', 'noDate']) assert.ok(figures.faults[clockFault]! >= 1, `the ${clockFault} fault was served`);
       assert.ok(figures.reader.queries > 100);
+      // With Graph the incidents are synced beside the alerts, and compared with the service's too.
+      if (source === 'graph') assert.ok(figures.incidents > 0, 'the incidents were part of the end state');
     });
   }
 });

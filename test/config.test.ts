@@ -144,6 +144,16 @@ describe('configuration', () => {
     assert.equal(maxResponseMegabytes({ maxResponseMegabytes: 900 }, 240 * MB), 900, 'an explicit setting wins');
   });
 
+  it('syncs incidents by default with source graph, not with defender, and refuses incidents: true with defender', () => {
+    const env = (more: Record<string, string>) => ({ MDE_ALERT_SYNC_TOKEN_CACHE_KEY: 'k'.repeat(20), MDE_ALERT_SYNC_TENANT_ID: TENANT, MDE_ALERT_SYNC_CLIENT_ID: CLIENT, ...more });
+    assert.equal(loadSettings({ env: env({ MDE_ALERT_SYNC_SOURCE: 'graph' }) }).incidents, true);
+    assert.equal(loadSettings({ env: env({}) }).incidents, true, 'a new database syncs Graph, with its incidents');
+    assert.equal(loadSettings({ env: env({ MDE_ALERT_SYNC_SOURCE: 'graph', MDE_ALERT_SYNC_INCIDENTS: 'false' }) }).incidents, false);
+    assert.equal(loadSettings({ env: env({ MDE_ALERT_SYNC_SOURCE: 'defender' }) }).incidents, false, 'the Defender API has no incidents endpoint here');
+    const message = messageOf(() => loadSettings({ env: env({ MDE_ALERT_SYNC_SOURCE: 'defender', MDE_ALERT_SYNC_INCIDENTS: 'true' }) }));
+    assert.match(message, /incidents \(from MDE_ALERT_SYNC_INCIDENTS\): incidents are read from Microsoft Graph \(security\/incidents\); with source defender set source: graph, or remove incidents/);
+  });
+
   it('documents every key in the README and the example file', async () => {
     const { readFileSync } = await import('node:fs');
     const readme = readFileSync('README.md', 'utf8');

@@ -34,7 +34,7 @@ function daemon(source: AlertSource): void {
         new RegExp(`mde_alert_sync_alerts_written_total\\{kind="inserted"\\} ${served(b)}\n`),
         new RegExp(`mde_alert_sync_alerts_written_total\\{kind="updated"\\} ${updated}\n`),
         /mde_alert_sync_api_requests_total\{status="200"\} \d+/,
-        /mde_alert_sync_cursor_age_seconds \d+/,
+        /mde_alert_sync_cursor_age_seconds\{stream="[^"]+"\} \d+/,
         /mde_alert_sync_token_expiry_timestamp_seconds \d+/,
         /mde_alert_sync_last_success_timestamp_seconds \d+/,
         /mde_alert_sync_signed_in 1/,
@@ -141,7 +141,7 @@ function daemon(source: AlertSource): void {
       const skew = Number(/^mde_alert_sync_clock_skew_seconds (\S+)$/m.exec(metrics)?.[1]);
       assert.ok(Math.abs(skew - 3 * 365 * 86_400) < 5, `the skew is measured (${skew} s)`);
       assert.match(metrics, /mde_alert_sync_clock_skew_passes_total 1\n/);
-      assert.ok(Number(/^mde_alert_sync_cursor_age_seconds (\S+)$/m.exec(metrics)?.[1]) >= 600, 'the cursor stays a settle lag behind this machine\'s clock');
+      assert.ok(Number(/^mde_alert_sync_cursor_age_seconds\{stream="[^"]+"\} (\S+)$/m.exec(metrics)?.[1]) >= 600, 'the cursor stays a settle lag behind this machine\'s clock');
 
       // A cursor put in the future (an older version, a hand edit) is unready until a pass repairs it.
       const db = new Database(b.dbPath, { timeout: 5000 });
@@ -150,7 +150,7 @@ function daemon(source: AlertSource): void {
       const unready = await get('/readyz');
       assert.equal(unready.status, 503);
       assert.match(unready.text, /the cursor of [^"]+ \(2099-01-01T00:00:00\.0000000Z\) is ahead of this machine's clock/);
-      assert.ok(Number(/^mde_alert_sync_cursor_age_seconds (\S+)$/m.exec((await get('/metrics')).text)?.[1]) < 0);
+      assert.ok(Number(/^mde_alert_sync_cursor_age_seconds\{stream="[^"]+"\} (\S+)$/m.exec((await get('/metrics')).text)?.[1]) < 0);
       worker.child.kill('SIGTERM');
       assert.equal((await worker.done).code, 0);
     });

@@ -1,22 +1,22 @@
-// One page of alerts per call, from the API the profile describes (the Defender API's /api/alerts or Graph's
-// alerts_v2), within the API's quotas, with retries on what is transient and a clear stop on what is not.
+// One page of records per call, from the stream the profile describes (the Defender API's /api/alerts, Graph's
+// alerts_v2 or Graph's incidents), within the API's quotas, with retries on what is transient and a clear stop on what is not.
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Dispatcher } from 'undici';
 import { decodeAccessToken, grantedPermissions, missingReadPermission } from '../auth/accessTokenClaims.js';
-import type { AlertsApiProfile } from './alertsApiProfile.js';
+import type { RecordStreamProfile } from './recordStreamProfile.js';
 import type { TokenSource } from '../auth/delegatedSession.js';
 import { PermissionDeniedError, SignInRequiredError, SyncFailedError, UserFacingError } from '../errors.js';
 import { instantFromMs, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import { readAlertsPage, PageJsonError, type AlertsPageJson } from './alertsPageJson.js';
-import { withinCallQuota } from './callQuota.js';
+import { quotaGate, type QuotaGate } from './callQuota.js';
 import { looksRetired, retiredAnswerMessage } from './retirement.js';
 import { describeNetworkError, HttpTimeoutError, ResponseTooLargeError, send, type HttpResponse } from '../http/httpLayer.js';
 
 
 export interface AlertsClientOptions {
-  profile: AlertsApiProfile;
+  profile: RecordStreamProfile;
   apiBaseUrl: string;
   userAgent: string;
   requestTimeoutMs: number;
@@ -30,6 +30,8 @@ export interface AlertsClientOptions {
   callsPerHour: number | undefined;
   /** Shorter quota intervals, for runs in accelerated time (the soak). */
   quotaIntervals?: { minuteMs: number; hourMs: number };
+  /** The quota shared with the API's other streams' clients; else one of this client's own. */
+  quota?: QuotaGate;
 }
 
 export interface AlertsRequest {
@@ -118,7 +120,7 @@ export function describeErrorBody(response: HttpResponse): string {
 
 export class AlertsClient {
   readonly stats: ApiCallStats = { requests: 0, retries: 0, throttled: 0, byStatus: {} };
-  readonly profile: AlertsApiProfile;
+  readonly profile: RecordStreamProfile;
   /** The server answered 400 to a request with $orderby. */
   private orderByRefused = false;
   private readonly limitedSend: (url: string, token: string, signal?: AbortSignal) => Promise<HttpResponse>;
@@ -130,7 +132,8 @@ export class AlertsClient {
     private readonly logger: Logger,
   ) {
     this.profile = options.profile;
-    this.limitedSend = withinCallQuota({ perMinute: options.callsPerMinute, perHour: options.callsPerHour, ...options.quotaIntervals }, (url: string, token: string, signal?: AbortSignal) => this.sendOnce(url, token, signal));
+    const gate = options.quota ?? quotaGate({ perMinute: options.callsPerMinute, perHour: options.callsPerHour, ...options.quotaIntervals });
+    this.limitedSend = (url: string, token: string, signal?: AbortSignal) => gate(() => this.sendOnce(url, token, signal));
   }
 
   private async sendOnce(url: string, token: string, signal?: AbortSignal): Promise<HttpResponse> {
@@ -253,7 +256,7 @@ export class AlertsClient {
         ...(signal ? { signal } : {}),
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           const retryAfterMs = error instanceof RetryableError ? error.retryAfterMs : undefined;
-          this.logger.warn({ attempt: attemptNumber, retriesLeft, retryAfterMs, reason: error.message }, 'alerts request failed');
+          this.logger.warn({ attempt: attemptNumber, retriesLeft, retryAfterMs, reason: error.message }, `${this.options.profile.entity} request failed`);
           if (retriesLeft <= 0) return;
           this.stats.retries += 1;
           if (retryAfterMs !== undefined) await sleep(retryAfterMs, undefined, signal ? { signal } : {});
@@ -262,7 +265,7 @@ export class AlertsClient {
     ).catch((error: unknown) => {
       if (signal?.aborted) throw signal.reason;
       if (error instanceof UserFacingError || error instanceof WindowTooLargeError) throw error;
-      throw new SyncFailedError(`Reading alerts failed after ${this.options.maxRetries + 1} attempts: ${(error as Error).message}. The cursor was kept; the next pass continues from it.`, { cause: error });
+      throw new SyncFailedError(`Reading ${this.options.profile.entity} failed after ${this.options.maxRetries + 1} attempts: ${(error as Error).message}. The cursor was kept; the next pass continues from it.`, { cause: error });
     });
   }
 

@@ -2,7 +2,7 @@
 // minute for security alerts, no hourly limit); staying under it on our side avoids 429s altogether.
 import pThrottle from 'p-throttle';
 import type { Settings } from '../config/settings.js';
-import type { AlertsApiProfile } from './alertsApiProfile.js';
+import type { RecordStreamProfile } from './recordStreamProfile.js';
 
 export interface CallQuota {
   perMinute: number;
@@ -22,7 +22,14 @@ export function withinCallQuota<Args extends unknown[], Result>(quota: CallQuota
 }
 
 /** The quota in force: callsPerMinute / callsPerHour where set, else the source's documented one. */
-export function callQuotaFor(profile: Pick<AlertsApiProfile, 'quota'>, settings: Pick<Settings, 'callsPerMinute' | 'callsPerHour'>): CallQuota & { setBy: string[] } {
+export function callQuotaFor(profile: Pick<RecordStreamProfile, 'quota'>, settings: Pick<Settings, 'callsPerMinute' | 'callsPerHour'>): CallQuota & { setBy: string[] } {
   const setBy = (['callsPerMinute', 'callsPerHour'] as const).filter((key) => settings[key] !== undefined);
   return { perMinute: settings.callsPerMinute ?? profile.quota.perMinute, perHour: settings.callsPerHour ?? profile.quota.perHour, setBy };
+}
+
+/** Runs tasks within one quota: the clients of one API's streams (alerts, incidents) share its limit. */
+export type QuotaGate = <T>(task: () => Promise<T>) => Promise<T>;
+
+export function quotaGate(quota: CallQuota): QuotaGate {
+  return withinCallQuota(quota, (task: () => Promise<unknown>) => task()) as QuotaGate;
 }

@@ -1,15 +1,17 @@
 // The Defender for Endpoint API: GET {base}/api/alerts (../shared/reference/defender-alerts-api.md).
 import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
 import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
-import { CALL_QUOTAS } from '../config/settings.js';
+import { CALL_QUOTAS, MAX_PAGE_SIZES } from '../config/settings.js';
 import { DEFENDER_API_RETIREMENT } from './retirement.js';
 
 export const DEFENDER_PROFILE: AlertsApiProfile = {
+  entity: 'alerts',
   source: 'defender',
   apiName: 'the Defender API',
   path: '/api/alerts',
   updateField: UPDATE_FIELD.defender,
   createdField: CREATED_FIELD.defender,
+  maxPageSize: MAX_PAGE_SIZES.defender,
   windowFilter: (from, to, settings) =>
     windowFilterOf(UPDATE_FIELD.defender, from, to, [
       anyOf('severity', settings.severityFilter),

@@ -3,17 +3,19 @@
 // evidence inline and typed by @odata.type, serviceSource (../shared/reference/defender-alerts-api.md).
 import { anyOf, streamNameOf, windowFilterOf, type AlertsApiProfile } from './alertsApiProfile.js';
 import { CREATED_FIELD, UPDATE_FIELD } from '../alertSource.js';
-import { CALL_QUOTAS } from '../config/settings.js';
+import { CALL_QUOTAS, MAX_PAGE_SIZES } from '../config/settings.js';
 
 /** The settings speak the Defender API's enum values; Graph's are camelCase ("UnSpecified" is "unknown"). */
 export const graphEnum = (value: string): string => (value === 'UnSpecified' ? 'unknown' : value[0]!.toLowerCase() + value.slice(1));
 
 export const GRAPH_PROFILE: AlertsApiProfile = {
+  entity: 'alerts',
   source: 'graph',
   apiName: 'Microsoft Graph (security/alerts_v2)',
   path: '/v1.0/security/alerts_v2',
   updateField: UPDATE_FIELD.graph,
   createdField: CREATED_FIELD.graph,
+  maxPageSize: MAX_PAGE_SIZES.graph,
   windowFilter: (from, to, settings) =>
     windowFilterOf(UPDATE_FIELD.graph, from, to, [
       anyOf('serviceSource', settings.serviceSourceFilter),

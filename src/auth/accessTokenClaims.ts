@@ -1,6 +1,6 @@
 // Reads the claims of an access token (without verifying it: the API does that) to tell the operator
 // which permissions the token carries.
-import type { AlertsApiProfile } from '../alertsApi/alertsApiProfile.js';
+import type { RecordStreamProfile } from '../alertsApi/recordStreamProfile.js';
 
 export interface AccessTokenClaims {
   aud?: string;
@@ -40,15 +40,15 @@ export interface TokenCheck {
  * "lacks the permission Alert.Read (it carries: User.Read): in the app registration add …", or undefined when
  * the token carries one of the profile's read permissions.
  */
-export function missingReadPermission(claims: AccessTokenClaims | undefined, profile: AlertsApiProfile): string | undefined {
+export function missingReadPermission(claims: AccessTokenClaims | undefined, profile: RecordStreamProfile): string | undefined {
   const permissions = grantedPermissions(claims);
   if (permissions.some((p) => profile.readPermissions.includes(p))) return undefined;
   const { lacks, fix } = profile.missingPermission(Array.isArray(claims?.roles) && !claims?.scp);
   return `lacks the ${lacks} (it carries: ${permissions.join(', ') || 'none'}): ${fix}`;
 }
 
-/** Whether a token can read alerts from the API the profile describes at `apiBaseUrl`; what is missing when not. */
-export function checkAccessToken(token: string, apiBaseUrl: string, profile: AlertsApiProfile): TokenCheck {
+/** Whether a token can read the records (alerts, incidents) of the API the profile describes at `apiBaseUrl`; what is missing when not. */
+export function checkAccessToken(token: string, apiBaseUrl: string, profile: RecordStreamProfile): TokenCheck {
   const claims = decodeAccessToken(token);
   const permissions = grantedPermissions(claims);
   const problems: string[] = [];

@@ -22,13 +22,17 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
   const store = writer.store;
   const worker = createWorker(settings, logger);
   const { profile } = worker.client;
-  const metrics = new WorkerMetrics(store.cursors, profile.streamName(settings), worker.client.stats);
+  const metrics = new WorkerMetrics(
+    store.cursors,
+    worker.streams.map((client) => client.profile.streamName(settings)),
+    worker.streams.map((client) => client.stats),
+  );
   warnOfRetirement(profile.retirement, settings.authFlow === 'clientCredentials', logger);
   if (profile.retirement) metrics.sourceRetires(profile.source, profile.retirement.atMs);
   const daemon: SyncDaemon = new SyncDaemon({
     settings,
     store,
-    client: worker.client,
+    clients: worker.streams,
     tokens: worker.session,
     logger,
     metrics,

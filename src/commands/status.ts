@@ -96,6 +96,11 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
     lines.push(`  schema version ${store.schemaVersion}; ${store.alerts} alerts, ${store.changes} recorded changes${store.rejected ? `, ${store.rejected} rejected answers` : ''}`);
     if (store.byStatus.length) lines.push(`  by status: ${store.byStatus.map((s) => `${s.status ?? 'none'} ${s.alerts}`).join(', ')}`);
     if (store.openBySeverity.length) lines.push(`  open by severity: ${store.openBySeverity.map((s) => `${s.severity ?? 'none'} ${s.open_alerts}`).join(', ')}`);
+    const { incidents } = store;
+    if (incidents.stored > 0) {
+      lines.push(`  ${incidents.stored} incidents (${incidents.merged} merged into others), ${incidents.changes} recorded changes`);
+      if (incidents.openBySeverity.length) lines.push(`  open incidents by severity: ${incidents.openBySeverity.map((s) => `${s.severity ?? 'none'} ${s.open_incidents}`).join(', ')}`);
+    }
     for (const cursor of store.cursors) {
       const ahead = cursorAheadMs(parseInstant(cursor.position) ?? 0n, nowMs, report.clock);
       lines.push(
@@ -113,7 +118,7 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
     for (const run of store.runs) {
       const duration = run.finished_at ? `${((Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000).toFixed(1)} s` : '';
       lines.push(
-        `  #${run.id} ${run.started_at} ${run.outcome} ${duration}: ${run.alerts_inserted} new, ${run.alerts_updated} updated, ${run.requests} requests` +
+        `  #${run.id} ${run.started_at}${run.stream ? ` ${run.stream}` : ''} ${run.outcome} ${duration}: ${run.alerts_inserted} new, ${run.alerts_updated} updated, ${run.requests} requests` +
           (run.retries ? `, ${run.retries} retries` : '') +
           (run.signed_in_user ? `, as ${run.signed_in_user}` : '') +
           (run.clock_skew_ms != null && Math.abs(run.clock_skew_ms) > report.clock.clockSkewTolerance

@@ -2,7 +2,8 @@ import type { Settings } from '../config/settings.js';
 import { onShutdownSignals } from '../daemon/signals.js';
 import { ExitCode, UserFacingError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { runSyncPass, type SyncPassResult } from '../sync/syncPass.js';
+import type { SyncPassResult } from '../sync/syncPass.js';
+import { firstFailure, runStreamPasses } from '../sync/streamPasses.js';
 import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
 
@@ -38,9 +39,14 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
     deadline.unref();
   });
   try {
-    const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger, signal: shutdown.signal });
-    print(`Synced as ${result.signedInUser}: ${describePass(result)}.`);
-    return result;
+    // The alerts, then (setting incidents) the incidents: each stream's outcome is its own.
+    const outcomes = await runStreamPasses({ settings, store, clients: worker.streams, tokens: worker.session, logger, signal: shutdown.signal });
+    for (const { entity, result } of outcomes) {
+      if (result) print(`Synced ${entity === 'alerts' ? '' : `${entity} `}as ${result.signedInUser}: ${describePass(result)}.`);
+    }
+    const failed = firstFailure(outcomes);
+    if (failed) throw failed.error;
+    return outcomes[0]!.result!;
   } catch (error) {
     if (stoppedBy === undefined) throw error;
     throw new UserFacingError(

@@ -17,8 +17,14 @@ export async function tokenCommand(settings: Settings, logger: Logger, print: (l
     print(`Audience:    ${claims?.aud ?? 'unknown (the token is not a JWT)'}`);
     print(`Expires:     ${expires ? `${expires.toISOString()} (in ${Math.round((expires.getTime() - Date.now()) / 60_000)} min; refreshed silently)` : 'unknown'}`);
     print(`Permissions: ${check.permissions.join(' ') || 'none'} (${claims?.roles ? 'application roles' : 'delegated scp'})`);
-    if (!check.ok) throw new PermissionDeniedError(`This token cannot read alerts: ${check.problems.join('; ')}.`);
-    print(`This token can read alerts from ${worker.client.profile.apiName}.`);
+    // Every stream a pass syncs (the alerts; with incidents on, the incidents too) is checked, each named.
+    const problems: string[] = [];
+    for (const { profile } of worker.streams) {
+      const stream = profile === worker.client.profile ? check : checkAccessToken(access.token, settings.apiBaseUrl, profile);
+      if (stream.ok) print(`This token can read ${profile.entity} from ${profile.apiName}.`);
+      else problems.push(`This token cannot read ${profile.entity}: ${stream.problems.join('; ')}.`);
+    }
+    if (problems.length > 0) throw new PermissionDeniedError(problems.join(' '));
   } finally {
     await worker.close();
   }

@@ -9,7 +9,9 @@ import { createDispatcher } from '../http/httpLayer.js';
 import { DEFENDER_PROFILE } from '../alertsApi/defenderProfile.js';
 import { GRAPH_PROFILE } from '../alertsApi/graphProfile.js';
 import type { AlertsApiProfile } from '../alertsApi/alertsApiProfile.js';
-import { callQuotaFor } from '../alertsApi/callQuota.js';
+import { callQuotaFor, quotaGate } from '../alertsApi/callQuota.js';
+import { GRAPH_INCIDENTS_PROFILE } from '../alertsApi/incidentsProfile.js';
+import type { RecordStreamProfile } from '../alertsApi/recordStreamProfile.js';
 import type { Logger } from '../logger.js';
 import { USER_AGENT } from '../version.js';
 import { holdWriterLease } from '../daemon/lease.js';
@@ -19,7 +21,10 @@ import { RUNNING_BUSY_TIMEOUT_MS, setBusyTimeout } from '../store/database.js';
 export interface Worker {
   dispatcher: Dispatcher;
   session: Session;
+  /** The alerts' client. */
   client: AlertsClient;
+  /** A client per stream a pass syncs, in order: the alerts', then (setting `incidents`) the incidents'. */
+  streams: AlertsClient[];
   close(): Promise<void>;
 }
 
@@ -28,26 +33,32 @@ export function createWorker(settings: Settings, logger: Logger, timing: Pick<Al
   const session: Session = settings.authFlow === 'clientCredentials' ? new ApplicationSession(settings, logger, dispatcher) : new DelegatedSession(settings, logger, dispatcher);
   const profile = alertsApiProfile(settings.source);
   const quota = callQuotaFor(profile, settings);
-  const client = new AlertsClient(
-    {
-      profile,
-      apiBaseUrl: settings.apiBaseUrl,
-      userAgent: USER_AGENT,
-      requestTimeoutMs: settings.requestTimeout,
-      maxResponseBytes: maxResponseMegabytes(settings) * 1_048_576,
-      maxRetries: settings.maxRetries,
-      retryMinDelayMs: settings.retryMinDelay,
-      retryMaxDelayMs: settings.retryMaxDelay,
-      maxRetryAfterMs: settings.maxRetryAfter,
-      callsPerMinute: quota.perMinute,
-      callsPerHour: quota.perHour,
-      ...timing,
-    },
-    session,
-    dispatcher,
-    logger.child({ component: 'api' }),
-  );
-  return { dispatcher, session, client, close: () => dispatcher.close() };
+  // The streams of one API share its request limit: Graph's is one for security detections and incidents.
+  const gate = quotaGate({ perMinute: quota.perMinute, perHour: quota.perHour, ...(timing.quotaIntervals ? { minuteMs: timing.quotaIntervals.minuteMs, hourMs: timing.quotaIntervals.hourMs } : {}) });
+  const clientFor = (stream: RecordStreamProfile) =>
+    new AlertsClient(
+      {
+        profile: stream,
+        apiBaseUrl: settings.apiBaseUrl,
+        userAgent: USER_AGENT,
+        requestTimeoutMs: settings.requestTimeout,
+        maxResponseBytes: maxResponseMegabytes(settings) * 1_048_576,
+        maxRetries: settings.maxRetries,
+        retryMinDelayMs: settings.retryMinDelay,
+        retryMaxDelayMs: settings.retryMaxDelay,
+        maxRetryAfterMs: settings.maxRetryAfter,
+        callsPerMinute: quota.perMinute,
+        callsPerHour: quota.perHour,
+        ...timing,
+        quota: gate,
+      },
+      session,
+      dispatcher,
+      logger.child({ component: 'api', stream: stream.entity }),
+    );
+  const client = clientFor(profile);
+  const streams = [client, ...(settings.incidents ? [clientFor(GRAPH_INCIDENTS_PROFILE)] : [])];
+  return { dispatcher, session, client, streams, close: () => dispatcher.close() };
 }
 
 /** Opens the store as its only writer: holds the lease until `close`. */

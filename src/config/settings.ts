@@ -205,6 +205,8 @@ const KEYS = {
   lookback: { kind: 'duration', schema: duration('lookback', { min: 60_000, max: 365 * 86_400_000 }).default(180 * 86_400_000) },
   pageSize: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE} (the API's maximum page size)`).optional() },
   expandEvidence: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).default(true) },
+  // Not set: on with source graph (Graph's security/incidents), off with defender (no incidents endpoint here).
+  incidents: { kind: 'boolean', schema: z.boolean({ error: 'must be true or false' }).optional() },
   severityFilter: { kind: 'list', schema: enumList(SEVERITIES).default([]) },
   statusFilter: { kind: 'list', schema: enumList(STATUSES).default([]) },
   serviceSourceFilter: { kind: 'list', schema: z.array(z.string().trim().regex(/^[A-Za-z0-9]+$/, 'service sources are single words such as microsoftDefenderForEndpoint, or all')).default(DEFAULT_SERVICE_SOURCES) },
@@ -253,8 +255,10 @@ export interface SourceChoice {
   reason: string;
 }
 
-export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize' | 'source'> {
+export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize' | 'source' | 'incidents'> {
   cloud: Cloud;
+  /** Whether a pass syncs Graph's incidents after the alerts (setting `incidents`; default: with source graph). */
+  incidents: boolean;
   source: AlertSource;
   sourceChoice: SourceChoice;
   pageSize: number;
@@ -432,6 +436,9 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     if (pageSize !== undefined && pageSize > MAX_PAGE_SIZES.graph) problems.push(`pageSize: must be at most ${MAX_PAGE_SIZES.graph} with source graph (the largest $top Graph alerts_v2 accepts)`);
     if (detectionSourceFilter.length > 0) problems.push('detectionSourceFilter: Graph alerts_v2 cannot filter on detectionSource; with source graph use serviceSourceFilter, or remove it');
   }
+  if (result.success && choice?.source === 'defender' && result.data.incidents === true) {
+    problems.push(`incidents${origin.incidents ? ` (${origin.incidents})` : ''}: incidents are read from Microsoft Graph (security/incidents); with source defender set source: graph, or remove incidents`);
+  }
   if (result.success && result.data.retryMinDelay > result.data.retryMaxDelay) {
     problems.push('retryMinDelay: must not be larger than retryMaxDelay');
   }
@@ -462,6 +469,7 @@ function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: Node
     ...raw,
     source,
     sourceChoice,
+    incidents: raw.incidents ?? source === 'graph',
     databasePath,
     authorityHost: raw.authorityUrl ?? cloud.authorityHost,
     apiBaseUrl: raw.apiBaseUrl ?? sourceEndpoint(cloud, source).apiBaseUrl,

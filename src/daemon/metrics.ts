@@ -11,6 +11,7 @@ export class WorkerMetrics implements PassObserver {
   readonly registry = new Registry();
   private readonly passes = new Counter({ name: 'mde_alert_sync_passes_total', help: 'Sync passes by outcome', labelNames: ['outcome'], registers: [this.registry] });
   private readonly alerts = new Counter({ name: 'mde_alert_sync_alerts_written_total', help: 'Alerts written, by kind (inserted, updated)', labelNames: ['kind'], registers: [this.registry] });
+  private readonly incidents = new Counter({ name: 'mde_alert_sync_incidents_written_total', help: 'Incidents written, by kind (inserted, updated)', labelNames: ['kind'], registers: [this.registry] });
   private readonly httpRequests = new Counter({ name: 'mde_alert_sync_api_requests_total', help: 'Alerts API requests by HTTP status', labelNames: ['status'], registers: [this.registry] });
   private readonly retries = new Counter({ name: 'mde_alert_sync_api_retries_total', help: 'Alerts API requests retried', registers: [this.registry] });
   private readonly throttled = new Counter({ name: 'mde_alert_sync_api_throttled_total', help: 'Alerts API answers 429 (quota exceeded)', registers: [this.registry] });
@@ -25,21 +26,24 @@ export class WorkerMetrics implements PassObserver {
   private readonly seenStatus: Record<string, number> = {};
   private readonly seen = { retries: 0, throttled: 0 };
 
-  constructor(
-    cursors: CursorStore,
-    stream: string,
-    private readonly api: ApiCallStats,
-  ) {
+  /** The running totals of every stream's client (one API, one quota). */
+  private readonly api: ApiCallStats;
+
+  constructor(cursors: CursorStore, streams: readonly string[], apis: readonly ApiCallStats[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'mde_alert_sync_' });
     new Gauge({
       name: 'mde_alert_sync_cursor_age_seconds',
-      help: 'How far the stored cursor is behind now: grows without bound when syncing stalls',
+      help: 'How far the stored cursor of each stream is behind now: grows without bound when syncing it stalls',
+      labelNames: ['stream'],
       registers: [this.registry],
       collect() {
-        const cursor = cursors.get(stream);
-        if (cursor !== undefined) this.set((Date.now() - instantToMs(cursor)) / 1000);
+        for (const stream of streams) {
+          const cursor = cursors.get(stream);
+          if (cursor !== undefined) this.set({ stream }, (Date.now() - instantToMs(cursor)) / 1000);
+        }
       },
     });
+    this.api = sumOfStats(apis);
   }
 
   /** API counters follow the client's running totals, so a scrape never misses a request. */
@@ -61,11 +65,16 @@ export class WorkerMetrics implements PassObserver {
     this.failures.set(consecutiveFailures);
     this.signedIn.set(outcome === 'signed_out' ? 0 : 1);
     if (result) {
-      this.alerts.inc({ kind: 'inserted' }, result.counts.inserted);
-      this.alerts.inc({ kind: 'updated' }, result.counts.updated);
       this.lastSuccess.set(Date.now() / 1000);
       if (result.tokenExpiresOn) this.tokenExpiry.set(result.tokenExpiresOn.getTime() / 1000);
     }
+  }
+
+  /** What one stream's pass wrote (each stream that succeeded, also when another failed). */
+  recordsWritten(result: Pick<SyncPassResult, 'entity' | 'counts'>): void {
+    const counter = result.entity === 'incidents' ? this.incidents : this.alerts;
+    counter.inc({ kind: 'inserted' }, result.counts.inserted);
+    counter.inc({ kind: 'updated' }, result.counts.updated);
   }
 
   /** The configured source stops working at this time (the Defender API: MC1220762): alert well before. */
@@ -90,4 +99,25 @@ export class WorkerMetrics implements PassObserver {
     this.collectApi();
     return this.registry.metrics();
   }
+}
+
+/** A live view of several clients' running totals as one. */
+function sumOfStats(stats: readonly ApiCallStats[]): ApiCallStats {
+  const total = (key: 'requests' | 'retries' | 'throttled') => stats.reduce((sum, s) => sum + s[key], 0);
+  return {
+    get requests() {
+      return total('requests');
+    },
+    get retries() {
+      return total('retries');
+    },
+    get throttled() {
+      return total('throttled');
+    },
+    get byStatus() {
+      const byStatus: Record<string, number> = {};
+      for (const s of stats) for (const [status, n] of Object.entries(s.byStatus)) byStatus[status] = (byStatus[status] ?? 0) + n;
+      return byStatus;
+    },
+  };
 }

@@ -6,7 +6,8 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { SignInRequiredError, errorMessage } from '../errors.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import { runSyncPass, type SyncPassDependencies, type SyncPassResult } from '../sync/syncPass.js';
+import type { SyncPassResult } from '../sync/syncPass.js';
+import { firstFailure, runStreamPasses, type StreamPassesDependencies } from '../sync/streamPasses.js';
 import { cursorAheadMs, describeSpan } from '../sync/clockRule.js';
 import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -26,9 +27,9 @@ export interface DaemonHealth {
   reasons: string[];
 }
 
-export interface SyncDaemonOptions extends Omit<SyncPassDependencies, 'signal'> {
+export interface SyncDaemonOptions extends Omit<StreamPassesDependencies, 'signal'> {
   metrics: WorkerMetrics;
-  /** Called after every pass, with its result or error (the demo prints it). */
+  /** Called after every pass, with its first stream's (the alerts') result or the first error (the demo prints it). */
   onPass?: (outcome: { result?: SyncPassResult; error?: unknown }) => void;
 }
 
@@ -49,6 +50,11 @@ export class SyncDaemon {
   private signedOutAt: string | undefined; // token cache stamp when sign-in was last refused
   private lastSuccessMs: number | null = null;
   private consecutiveFailures = 0;
+  /**
+   * Each stream's last success and last failure: a stream that keeps failing while the others sync (incidents
+   * without their permission, say) makes the worker unready like a failing pass does, after readyMaxAge.
+   */
+  private readonly streams = new Map<string, { lastSuccessMs: number | null; lastError: string | null }>();
   passes = 0;
 
   constructor(private readonly options: SyncDaemonOptions) {}
@@ -94,7 +100,15 @@ export class SyncDaemon {
   private async pass(): Promise<void> {
     this.passes += 1;
     try {
-      const result = await runSyncPass({ ...this.options, signal: this.abort.signal });
+      const outcomes = await runStreamPasses({ ...this.options, signal: this.abort.signal });
+      for (const { stream, result, error } of outcomes) {
+        const state = this.streams.get(stream) ?? { lastSuccessMs: null, lastError: null };
+        if (result) this.options.metrics.recordsWritten(result);
+        this.streams.set(stream, result ? { lastSuccessMs: Date.now(), lastError: null } : { ...state, lastError: errorMessage(error) });
+      }
+      const failed = firstFailure(outcomes);
+      if (failed) throw failed.error;
+      const result = outcomes[0]!.result!;
       this.signedOutAt = undefined;
       this.lastSuccessMs = Date.now();
       this.consecutiveFailures = 0;
@@ -124,8 +138,11 @@ export class SyncDaemon {
     if (this.lastSuccessMs === null) reasons.push('no successful pass yet');
     else if (nowMs - this.lastSuccessMs > this.settings.readyMaxAge) reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
     if (this.stopping) reasons.push('shutting down');
-    const ahead = this.cursorAhead(nowMs);
-    if (ahead) reasons.push(ahead);
+    for (const [stream, { lastSuccessMs, lastError }] of this.streams) {
+      if (lastError === null || (lastSuccessMs !== null && nowMs - lastSuccessMs <= this.settings.readyMaxAge)) continue;
+      reasons.push(`${stream}: ${lastSuccessMs === null ? 'no successful pass yet' : `last successful pass ${Math.round((nowMs - lastSuccessMs) / 1000)} s ago, more than readyMaxAge`}; last error: ${lastError}`);
+    }
+    reasons.push(...this.cursorsAhead(nowMs));
     return {
       live: true,
       ready: reasons.length === 0,
@@ -137,17 +154,21 @@ export class SyncDaemon {
   }
 
   /** A cursor ahead of this machine's clock reads nothing (its age metric is negative): not ready until repaired. */
-  private cursorAhead(nowMs: number): string | undefined {
-    const stream = this.options.client.profile.streamName(this.settings);
-    let cursor;
-    try {
-      cursor = this.options.store.cursors.get(stream);
-    } catch (error) {
-      return `cannot read the cursor: ${errorMessage(error)}`;
+  private cursorsAhead(nowMs: number): string[] {
+    const reasons: string[] = [];
+    for (const client of this.options.clients) {
+      const { profile } = client;
+      const stream = profile.streamName(this.settings);
+      let cursor;
+      try {
+        cursor = this.options.store.cursors.get(stream);
+      } catch (error) {
+        return [`cannot read the cursor: ${errorMessage(error)}`];
+      }
+      const aheadMs = cursor === undefined ? undefined : cursorAheadMs(cursor, nowMs, this.settings);
+      if (aheadMs !== undefined) reasons.push(`the cursor of ${stream} (${formatInstant(cursor!)}) is ahead of this machine's clock by ${describeSpan(aheadMs)}: no ${profile.entity === 'alerts' ? 'alert' : 'incident'} is read until the next pass moves it back`);
     }
-    const aheadMs = cursor === undefined ? undefined : cursorAheadMs(cursor, nowMs, this.settings);
-    if (aheadMs === undefined) return undefined;
-    return `the cursor of ${stream} (${formatInstant(cursor!)}) is ahead of this machine's clock by ${describeSpan(aheadMs)}: no alert is read until the next pass moves it back`;
+    return reasons;
   }
 
   /** Stops scheduling and ends the running pass at its next window boundary (or aborts its request). */

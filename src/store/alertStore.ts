@@ -8,6 +8,8 @@ import { migrate } from './migrate.js';
 import { syncRuns, type RunProgress, type SyncRuns } from './syncRuns.js';
 import type { AlertSource } from '../config/settings.js';
 import { prepareUpsertAlerts, type AlertUpserter, type UpsertCounts } from './upsertAlerts.js';
+import { prepareUpsertIncidents, type IncidentUpserter } from './upsertIncidents.js';
+import type { RecordEntity } from '../recordEntity.js';
 import { LOCK_CODES, retryWrite } from './writeRetry.js';
 
 /**
@@ -25,12 +27,15 @@ export interface WindowCommit {
   progress: RunProgress;
   /** The API the alerts came from (default defender). */
   source?: AlertSource;
+  /** The kind of record the window holds (default alerts): each kind has its own tables. */
+  entity?: RecordEntity;
 }
 
 export class AlertStore {
   readonly cursors: CursorStore;
   readonly runs: SyncRuns;
   private readonly upsert: AlertUpserter;
+  private readonly upsertIncidents: IncidentUpserter;
 
   private constructor(
     readonly db: Db,
@@ -39,6 +44,7 @@ export class AlertStore {
     this.cursors = cursorStore(db);
     this.runs = syncRuns(db);
     this.upsert = prepareUpsertAlerts(db);
+    this.upsertIncidents = prepareUpsertIncidents(db);
   }
 
   static open(file: string): AlertStore {
@@ -80,7 +86,10 @@ export class AlertStore {
   commitWindow(commit: WindowCommit): UpsertCounts & { cursor: Instant | undefined } {
     return this.write(() => {
       const now = new Date().toISOString();
-      const counts = this.upsert(commit.alerts, { runId: commit.runId, now, ...(commit.source ? { source: commit.source } : {}) });
+      const counts =
+        commit.entity === 'incidents'
+          ? this.upsertIncidents(commit.alerts, { runId: commit.runId, now })
+          : this.upsert(commit.alerts, { runId: commit.runId, now, ...(commit.source ? { source: commit.source } : {}) });
       const cursor = commit.cursor === null ? this.cursors.get(commit.stream) : this.cursors.advance(commit.stream, commit.cursor, commit.runId, now);
       this.runs.addCounts(commit.runId, counts, commit.progress, cursor === undefined ? null : formatInstant(cursor));
       return { ...counts, cursor };

@@ -9,11 +9,11 @@ import { evidenceRow, integer, isObject, text } from './jsonFields.js';
 
 type Json = Record<string, unknown>;
 
-const pascal = (value: unknown): string | null => {
+export const pascal = (value: unknown): string | null => {
   const t = text(value);
   return t === null || t === '' ? t : t[0]!.toUpperCase() + t.slice(1);
 };
-const severity = (value: unknown): string | null => (value === 'unknown' ? 'UnSpecified' : pascal(value));
+export const severity = (value: unknown): string | null => (value === 'unknown' ? 'UnSpecified' : pascal(value));
 const object = (value: unknown): Json => (isObject(value) ? value : {});
 
 /** Graph's detectionSource values the Defender API names differently; the others are PascalCased. */

@@ -1,6 +1,7 @@
 // The sync_runs table: one row per pass, written at its start so that a pass killed midway stays visible.
 import type { Db } from './database.js';
 import type { UpsertCounts } from './upsertAlerts.js';
+import type { RecordEntity } from '../recordEntity.js';
 
 export type RunOutcome = 'success' | 'failed' | 'interrupted';
 
@@ -32,13 +33,15 @@ export interface SyncRunRecord {
   cursor_after: string | null;
   signed_in_user: string | null;
   stream: string | null;
+  /** alerts or incidents (migration 010; absent in older databases). */
+  entity?: string;
   clock_skew_ms: number | null;
   note: string | null;
 }
 
 export function syncRuns(db: Db) {
   const start = db.prepare(
-    "INSERT INTO sync_runs (source, stream, started_at, outcome, cursor_before, signed_in_user) VALUES (?, ?, ?, 'running', ?, ?)",
+    "INSERT INTO sync_runs (source, stream, started_at, outcome, cursor_before, signed_in_user, entity) VALUES (?, ?, ?, 'running', ?, ?, ?)",
   );
   const addCounts = db.prepare(
     `UPDATE sync_runs SET alerts_received = alerts_received + @received, alerts_inserted = alerts_inserted + @inserted,
@@ -69,8 +72,9 @@ export function syncRuns(db: Db) {
   );
 
   return {
-    start(source: string, startedAt: string, cursorBefore: string | null, user: string | null, stream: string | null = null): number {
-      return Number(start.run(source, stream, startedAt, cursorBefore, user).lastInsertRowid);
+    /** `entity`: the kind of record the run's counts count (migration 010). */
+    start(source: string, startedAt: string, cursorBefore: string | null, user: string | null, stream: string | null = null, entity: RecordEntity = 'alerts'): number {
+      return Number(start.run(source, stream, startedAt, cursorBefore, user, entity).lastInsertRowid);
     },
     setCursorBefore(id: number, cursor: string | null): void {
       setCursorBefore.run(cursor, id);

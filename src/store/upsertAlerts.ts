@@ -1,23 +1,13 @@
 // Writes alerts so that the store converges on each alert's newest version: an alert seen again unchanged
-// writes nothing, a newer version replaces the row and appends what changed, an older one is ignored.
+// writes nothing, a newer version replaces the row and appends what changed, an older one is ignored. The
+// rules are the record streams' (versionedUpsert.ts); this file says how an alert becomes its rows.
 import type { Db } from './database.js';
-import { canonicalTimestamp } from '../instants.js';
 import { UPDATE_FIELD } from '../alertSource.js';
-import { alertColumns, changedFields, parseAlert, type AlertParseResult, type ParsedAlert } from './alertRows.js';
-import { errorMessage } from '../errors.js';
+import { alertColumns, changedFields, parseAlert, type ParsedAlert } from './alertRows.js';
 import type { AlertSource } from '../config/settings.js';
-import { ReceivedAlert } from '../receivedAlert.js';
+import { upsertVersions, type ParsedVersion, type UpsertCounts } from './versionedUpsert.js';
 
-export interface UpsertCounts {
-  received: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  stale: number;
-  rejected: number;
-}
-
-export const emptyCounts = (): UpsertCounts => ({ received: 0, inserted: 0, updated: 0, unchanged: 0, stale: 0, rejected: 0 });
+export { emptyCounts, type UpsertCounts } from './versionedUpsert.js';
 
 const ALERT_COLUMNS = [
   'id', 'title', 'description', 'severity', 'status', 'classification', 'determination', 'investigation_state',
@@ -44,30 +34,6 @@ function changedAcrossSources(stored: { last_update_time: string; source: AlertS
   const { id: _id, raw_json: _raw, content_hash: _hash, source: _source, ...after } = parsed.row;
   return { ...changedFields(before, after), source: { old: stored.source, new: source } };
 }
-
-/** The alert's text for rejected_alerts, whatever it holds. */
-function rawTextOf(alert: unknown): string {
-  if (alert instanceof ReceivedAlert) return alert.text();
-  try {
-    return JSON.stringify(alert) ?? 'null';
-  } catch {
-    return 'null';
-  }
-}
-
-/**
- * Runs the part of writing one alert that only reads the alert itself (no SQL): whatever it throws is about
- * that alert, so the alert is rejected instead of failing its window and every pass after it.
- */
-function aboutTheAlert<T>(alert: unknown, work: () => T): T | { ok: false; reason: string; rawJson: string } {
-  try {
-    return work();
-  } catch (error) {
-    return { ok: false, reason: `cannot be stored: ${errorMessage(error)}`, rawJson: rawTextOf(alert) };
-  }
-}
-
-const isRejection = (value: unknown): value is { ok: false; reason: string; rawJson: string } => (value as { ok?: unknown } | null)?.ok === false;
 
 /** Prepares the statements once; the returned function must run inside a transaction. */
 export function prepareUpsertAlerts(db: Db): AlertUpserter {
@@ -107,64 +73,35 @@ export function prepareUpsertAlerts(db: Db): AlertUpserter {
     for (const technique of parsed.techniques) insertTechnique.run(id, technique);
   };
 
-  return (alerts, { runId, now, source = 'defender' }) => {
-    const counts = emptyCounts();
-    // Ascending time order, so that history rows follow the alerts' own order of change. Each alert becomes
-    // rows just before it is written, so that one alert's rows are alive at a time, not a whole page's.
-    // What cannot be stored sorts first, in the order received.
-    const ordered = alerts.map((alert) => {
-      // A ReceivedAlert names its update field lastUpdateTime whatever the source.
-      const fields = alert as Record<string, unknown> | null;
-      const updated = alert instanceof ReceivedAlert ? alert.lastUpdateTime : fields?.[UPDATE_FIELD[source]];
-      return { alert, at: (typeof fields?.id === 'string' && canonicalTimestamp(updated)) || '' };
-    });
-    ordered.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    for (const { alert } of ordered) {
-      counts.received += 1;
-      const result: AlertParseResult = aboutTheAlert(alert, () => parseAlert(alert, source));
-      if (!result.ok) {
-        insertRejected.run(result.reason, result.rawJson, runId, now);
-        counts.rejected += 1;
-        continue;
-      }
-      const parsed = result.value;
-      const { row } = parsed;
-      const stored = select.get(row.id);
-      if (!stored) {
-        insert.run({ ...row, now });
-        writeChildren(parsed, false);
-        insertChange.run(row.id, 'created', null, row.last_update_time, '{}', runId, now);
-        counts.inserted += 1;
-        continue;
-      }
-      if (row.last_update_time < stored.last_update_time) {
-        counts.stale += 1;
-        continue;
-      }
-      if (stored.content_hash === row.content_hash) {
-        counts.unchanged += 1;
-        continue;
-      }
-      const changes = aboutTheAlert(alert, () => {
-        const previous = JSON.parse(stored.raw_json) as Record<string, unknown>;
-        // The same alert from the other API has another shape: what changed is told by the reporting columns.
-        const fields = stored.source === source ? changedFields(previous, parsed.alert) : changedAcrossSources(stored, previous, parsed, source);
-        return Object.keys(fields).length === 0 ? undefined : JSON.stringify(fields);
-      });
-      if (isRejection(changes)) {
-        insertRejected.run(changes.reason, changes.rawJson, runId, now);
-        counts.rejected += 1;
-        continue;
-      }
-      if (changes === undefined) {
-        counts.unchanged += 1; // same content, other key order or spacing
-        continue;
-      }
-      update.run({ ...row, now });
-      writeChildren(parsed, true);
-      insertChange.run(row.id, 'updated', stored.last_update_time, row.last_update_time, changes, runId, now);
-      counts.updated += 1;
-    }
-    return counts;
-  };
+  type Stored = { last_update_time: string; content_hash: string; raw_json: string; source: AlertSource };
+  type Version = ParsedVersion & { alert: ParsedAlert };
+  return (alerts, { runId, now, source = 'defender' }) =>
+    upsertVersions<Version, Stored>(
+      {
+        updateField: UPDATE_FIELD[source],
+        parse: (alert) => {
+          const result = parseAlert(alert, source);
+          return result.ok ? { ok: true, value: { id: result.value.row.id, lastUpdateTime: result.value.row.last_update_time, contentHash: result.value.row.content_hash, alert: result.value } } : result;
+        },
+        stored: ({ id }) => select.get(id),
+        insert: ({ alert }, now) => {
+          insert.run({ ...alert.row, now });
+          writeChildren(alert, false);
+        },
+        update: ({ alert }, _stored, now) => {
+          update.run({ ...alert.row, now });
+          writeChildren(alert, true);
+        },
+        changes: (stored, { alert }) => {
+          const previous = JSON.parse(stored.raw_json) as Record<string, unknown>;
+          // The same alert from the other API has another shape: what changed is told by the reporting columns.
+          return stored.source === source ? changedFields(previous, alert.alert) : changedAcrossSources(stored, previous, alert, source);
+        },
+        history: ({ id, lastUpdateTime }, change, previous, fields, run, at) => insertChange.run(id, change, previous, lastUpdateTime, fields, run, at),
+        reject: (reason, rawJson, run, at) => insertRejected.run(reason, rawJson, run, at),
+      },
+      alerts,
+      runId,
+      now,
+    );
 }

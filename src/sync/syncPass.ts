@@ -15,9 +15,13 @@ import { readAlertWindows } from './alertsWindow.js';
 import { apiWindowSource } from './apiWindowSource.js';
 import { cursorBound, describeSkew, toleranceText } from './clockRule.js';
 import { repairFutureCursor } from './futureCursor.js';
+import type { RecordEntity } from '../recordEntity.js';
 
 export interface SyncPassResult {
   runId: number;
+  /** The stream read (its cursor's name) and the kind of record it holds. */
+  stream: string;
+  entity: RecordEntity;
   counts: UpsertCounts;
   progress: RunProgress;
   cursorBefore: string | null;
@@ -71,7 +75,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   // Said once the transaction has committed: a locked database may make it run more than once.
   const { runId, interrupted, repair } = await write(() => {
     const interrupted = store.runs.markInterrupted();
-    const id = store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(store.cursors.get(stream)), null, stream);
+    const id = store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(store.cursors.get(stream)), null, stream, profile.entity);
     return { runId: id, interrupted, repair: repairFutureCursor(store, stream, id, settings, startedMs) };
   });
   if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
@@ -83,6 +87,8 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     observer?.cursorRepaired?.();
   }
   const cursorBefore = store.cursors.get(stream);
+  // The page size, within what this stream's API accepts ($top at most 50 for incidents).
+  const top = Math.min(settings.pageSize, profile.maxPageSize);
   const from = cursorBefore !== undefined ? cursorBefore - ms(settings.overlap) : instantFromMs(Date.now() - settings.lookback);
   const totals = emptyCounts();
   let cursorAfter = cursorBefore;
@@ -107,9 +113,9 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     // Sign-in problems surface before any API call, with the message that says to run login.
     const access = await tokens.accessToken();
     ({ username, expiresOn: tokenExpiresOn } = access);
-    // A token that cannot read alerts is named before any API call.
+    // A token that cannot read the stream's records is named before any API call.
     const check = checkAccessToken(access.token, settings.apiBaseUrl, profile);
-    if (!check.ok) throw new PermissionDeniedError(`The access token of ${username} cannot read alerts: ${check.problems.join('; ')}.`);
+    if (!check.ok) throw new PermissionDeniedError(`The access token of ${username} cannot read ${profile.entity}: ${check.problems.join('; ')}.`);
     const previousUser = store.runs.lastSignedInUser();
     if (previousUser && previousUser !== username) {
       logger.warn({ previousUser, user: username }, "the signed-in user changed: a delegated token sees only the alerts of its user's device groups");
@@ -119,13 +125,13 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     await readAlertWindows({
       from,
       ...(signal ? { signal } : {}),
-      top: settings.pageSize,
+      top,
       localNow: () => instantFromMs(Date.now()),
-      source: apiWindowSource(client, settings, { expandEvidence: settings.expandEvidence, signal, onFetch: () => (windows += 1) }),
+      source: apiWindowSource(client, { ...settings, pageSize: top }, { expandEvidence: settings.expandEvidence, signal, onFetch: () => (windows += 1) }),
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
       // late are read again; checked against the local clock again at each commit.
       commit: async (alerts, windowTo, horizon) => {
-        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress() }), { signal, onWait });
+        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress() }), { signal, onWait });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
       },
@@ -145,7 +151,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     } catch (recordError) {
       logger.error({ reason: errorMessage(recordError) }, 'could not record the failed pass');
     }
-    const summary = { runId, ...totals, ...passProgress(), durationMs: Date.now() - startedMs };
+    const summary = { runId, stream, ...totals, ...passProgress(), durationMs: Date.now() - startedMs };
     if (outcome === 'interrupted') logger.info(summary, 'sync pass stopped for shutdown; committed windows are kept');
     else logger.error({ ...summary, reason: errorMessage(error) }, 'sync pass failed');
     throw error;
@@ -153,6 +159,8 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   await write(() => finish('success', null));
   const result: SyncPassResult = {
     runId,
+    stream,
+    entity: profile.entity,
     counts: totals,
     progress: passProgress(),
     cursorBefore: formatOrNull(cursorBefore),
@@ -161,6 +169,6 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     tokenExpiresOn,
     durationMs: Date.now() - startedMs,
   };
-  logger.info({ runId, ...totals, ...result.progress, cursor: result.cursorAfter, durationMs: result.durationMs }, 'sync pass finished');
+  logger.info({ runId, stream, ...totals, ...result.progress, cursor: result.cursorAfter, durationMs: result.durationMs }, 'sync pass finished');
   return result;
 }

@@ -14,6 +14,7 @@ import { parseDuration } from '../../src/config/durations.js';
 import { seededRandom, type SimAlert } from '../../src/simulator/alertFactory.js';
 import type { ApiFault, ApiRequestRecord } from '../../src/simulator/alertsApi.js';
 import { toGraphAlert } from '../../src/simulator/graphAlert.js';
+import type { SimIncident } from '../../src/simulator/incidentFactory.js';
 import { createTestBed, cursorOf, leakedSecretCount, openDb, REPO_ROOT, runProcess, waitFor, type AlertSource, type RunningProcess, type TestBed } from '../support/harness.js';
 import type { ReaderFigures } from './reportingReader.js';
 
@@ -74,6 +75,8 @@ export interface ChaosFigures {
   faults: Record<string, number>;
   /** The alerts the source serves (with graph: Defender for Endpoint's), each compared with the store. */
   alerts: number;
+  /** With graph: the incidents served, each compared with the store too (their mismatches are in `mismatches`). */
+  incidents: number;
   source: AlertSource;
   changesRecorded: number;
   simulatedVersions: number;
@@ -88,9 +91,19 @@ export interface ChaosFigures {
 }
 
 export async function runChaos(profile: ChaosProfile, log: (line: string) => void = () => {}): Promise<ChaosFigures> {
+  // With Graph the incidents are synced too (as by default), changed, merged and faulted like the alerts.
+  const withIncidents = profile.settings?.SOURCE === 'graph' && profile.settings.INCIDENTS !== 'false';
   const bed = await createTestBed(
-    { seed: profile.seed, initialAlerts: profile.initialAlerts, identity: { accessTokenLifetimeSec: 5 }, api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000, graphCallsPerMinute: 1_000_000 } },
     {
+      seed: profile.seed,
+      initialAlerts: profile.initialAlerts,
+      identity: { accessTokenLifetimeSec: 5 },
+      api: { callsPerMinute: 1_000_000, callsPerHour: 1_000_000_000, graphCallsPerMinute: 1_000_000 },
+      grantIncidentPermission: withIncidents,
+      incidents: { callsPerMinute: 1_000_000, initialMergedShare: 0.1 },
+    },
+    {
+      MDE_ALERT_SYNC_INCIDENTS: String(withIncidents),
       MDE_ALERT_SYNC_SCHEDULE: '* * * * * *',
       MDE_ALERT_SYNC_PAGE_SIZE: String(profile.pageSize),
       MDE_ALERT_SYNC_REQUEST_TIMEOUT: '1s',
@@ -122,11 +135,15 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     timers.push(setInterval(() => {
       bed.sim.api.createAlerts(between(0, 2), random() < 0.3 ? { indexedAfterMs: between(0, LATE_INDEXING_MS) } : {});
       bed.sim.api.updateAlerts(between(1, 4));
+      if (withIncidents && random() < 0.3) bed.sim.incidents.updateIncidents(1);
+      if (withIncidents && random() < 0.05) bed.sim.incidents.mergeIncidents(1);
     }, profile.churnEveryMs));
     timers.push(setInterval(() => {
       if (random() < 0.15) {
         bed.sim.identity.expireAccessTokens();
         count('tokenExpiry');
+      } else if (withIncidents && random() < 0.3) {
+        if (bed.sim.incidents.faults.length < 2) bed.sim.incidents.faults.push(API_FAULTS[between(0, API_FAULTS.length - 1)]!);
       } else if (bed.sim.api.faults.length < 3) {
         bed.sim.api.faults.push(API_FAULTS[injected < API_FAULTS.length ? injected : between(0, API_FAULTS.length - 1)]!);
         injected += 1;
@@ -161,6 +178,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     }
     for (const timer of timers) clearInterval(timer);
     bed.sim.api.faults.length = 0;
+    bed.sim.incidents.faults.length = 0;
     // Alerts indexed late become visible, and the second the last change happened in passes.
     await sleep(LATE_INDEXING_MS + 1100);
     await expectExit(bed, ['sync'], 0);
@@ -169,9 +187,11 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
     reader.child.kill('SIGTERM');
     const readerEnd = await reader.done;
     const readerFigures = JSON.parse(readerEnd.stdout.trim().split('\n').pop()!) as ReaderFigures;
-    for (const record of bed.sim.api.requests) if (record.fault) count(faultName(record));
+    for (const record of [...bed.sim.api.requests, ...bed.sim.incidents.requests]) if (record.fault) count(faultName(record));
 
     const verdict = compareWithTruth(bed, truth);
+    const incidents = withIncidents ? bed.sim.incidents.truth() : [];
+    if (withIncidents) verdict.mismatches.push(...compareIncidentsWithTruth(bed, incidents));
     const runs = runOutcomes(bed.dbPath);
     return {
       profile: profile.name,
@@ -184,6 +204,7 @@ export async function runChaos(profile: ChaosProfile, log: (line: string) => voi
       killsDuringPass: runs.interrupted ?? 0,
       faults,
       alerts: truth.filter((alert) => bed.serves(alert)).length,
+      incidents: incidents.length,
       source: bed.source,
       changesRecorded: verdict.changes,
       simulatedVersions: [...bed.sim.api.versions.values()].reduce((sum, versions) => sum + versions.length, 0),
@@ -283,6 +304,42 @@ function compareWithTruth(bed: TestBed, allAlerts: SimAlert[]): { mismatches: st
   }
 }
 
+/** Every incident present at its latest version as served, nothing extra, each one's history chained through versions it had. */
+function compareIncidentsWithTruth(bed: TestBed, truth: SimIncident[]): string[] {
+  const mismatches: string[] = [];
+  const db = openDb(bed.dbPath);
+  try {
+    const stored = new Map((db.prepare('SELECT id, raw_json FROM incidents').all() as { id: string; raw_json: string }[]).map((row) => [row.id, JSON.parse(row.raw_json) as unknown]));
+    for (const incident of truth) {
+      const row = stored.get(incident.id);
+      if (!row) mismatches.push(`missing incident ${incident.id}`);
+      else if (!isDeepStrictEqual(row, incident)) mismatches.push(`incident ${incident.id} stored at another version than the latest, ${incident.lastUpdateDateTime}`);
+    }
+    const known = new Map(truth.map((incident) => [incident.id, incident]));
+    for (const id of stored.keys()) if (!known.has(id)) mismatches.push(`extra incident ${id}`);
+    const changes = db.prepare('SELECT incident_id, change, previous_last_update_time, last_update_time FROM incident_changes ORDER BY id').all() as { incident_id: string; change: string; previous_last_update_time: string | null; last_update_time: string }[];
+    const byIncident = new Map<string, typeof changes>();
+    for (const change of changes) byIncident.set(change.incident_id, [...(byIncident.get(change.incident_id) ?? []), change]);
+    for (const [id, list] of byIncident) {
+      const versions = new Set((bed.sim.incidents.versions.get(id) ?? []).map((version) => parseInstant(version.lastUpdateDateTime)));
+      let previous: string | null = null;
+      for (const [index, change] of list.entries()) {
+        if (!versions.has(parseInstant(change.last_update_time))) mismatches.push(`incident ${id}: recorded change to ${change.last_update_time}, a version the service never had`);
+        if (index === 0 ? change.change !== 'created' || change.previous_last_update_time !== null : change.change !== 'updated' || change.previous_last_update_time !== previous) {
+          mismatches.push(`incident ${id}: change ${index} (${change.change} from ${change.previous_last_update_time}) does not follow ${previous}`);
+        }
+        previous = change.last_update_time;
+      }
+      const current = known.get(id);
+      if (current && parseInstant(previous) !== parseInstant(current.lastUpdateDateTime)) mismatches.push(`incident ${id}: the last recorded change is ${previous}, the incident is at ${current.lastUpdateDateTime}`);
+    }
+    for (const id of known.keys()) if (!byIncident.has(id)) mismatches.push(`incident ${id}: no change recorded`);
+  } finally {
+    db.close();
+  }
+  return mismatches;
+}
+
 export function formatFigures(figures: ChaosFigures): string {
   const faultList = Object.entries(figures.faults).sort(([a], [b]) => a.localeCompare(b)).map(([kind, n]) => `${kind} ${n}`).join(', ');
   return [
@@ -291,6 +348,7 @@ export function formatFigures(figures: ChaosFigures): string {
     `kills (SIGKILL)   ${figures.kills}`,
     `faults injected   ${Object.values(figures.faults).reduce((a, b) => a + b, 0)}: ${faultList}`,
     `alerts            ${figures.alerts} served by ${figures.source} (the service's versions: ${figures.simulatedVersions}; changes recorded: ${figures.changesRecorded})`,
+    ...(figures.incidents > 0 ? [`incidents         ${figures.incidents} served by graph, compared with the store too`] : []),
     `mismatches        ${figures.mismatches}${figures.mismatchSamples.length ? `: ${figures.mismatchSamples.join('; ')}` : ''}`,
     `integrity_check   ${figures.integrity}`,
     `cursor moved back ${figures.cursorRegressions} (seen by the runner after each kill), ${figures.reader.cursorRegressions} (seen by the reader in ${figures.reader.cursorReadings} readings)`,

@@ -60,7 +60,8 @@ describe('container image', () => {
   describe('against the simulator', () => {
     let sim: Simulator;
     before(async () => {
-      sim = await startSimulator({ initialAlerts: 150, identity: { autoApproveAfterMs: 0 }, host: '127.0.0.1' });
+      // The user may read incidents: a new database syncs Graph, and with it the incidents, by default.
+      sim = await startSimulator({ initialAlerts: 150, identity: { autoApproveAfterMs: 0 }, host: '127.0.0.1', grantIncidentPermission: true });
     });
     after(async () => sim.close());
     // No source is set, so a new database syncs Graph: the Defender for Endpoint alerts (serviceSourceFilter's default).

@@ -41,10 +41,10 @@ let failures = 0;
 const daemon: SyncDaemon = new SyncDaemon({
   settings,
   store: writer.store,
-  client: worker.client,
+  clients: worker.streams,
   tokens: worker.session,
   logger,
-  metrics: new WorkerMetrics(writer.store.cursors, worker.client.profile.streamName(settings), worker.client.stats),
+  metrics: new WorkerMetrics(writer.store.cursors, worker.streams.map((client) => client.profile.streamName(settings)), worker.streams.map((client) => client.stats)),
   onPass: ({ error }) => {
     if (error) failures += 1;
     if (daemon.passes % sampleEvery === 0 || daemon.passes === passes) {

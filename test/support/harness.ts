@@ -156,6 +156,8 @@ export async function createTestBed(options: SimulatorOptions = {}, settings: En
     MDE_ALERT_SYNC_LOG_LEVEL: 'info',
     // The tests written before Graph became the default for new databases mean the Defender API.
     ...sourceSettings('defender'),
+    // And the tests written before incidents mean the alerts only (test/incidents.test.ts turns them on).
+    MDE_ALERT_SYNC_INCIDENTS: 'false',
     ...FAST_RETRIES,
     ...settings,
   });
