@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { runSyncPass, type SyncPassResult } from '../sync/syncPass.js';
 import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
+import { progressBar, wantsBar } from './progressBar.js';
 
 export function describePass(result: SyncPassResult): string {
   const { counts, progress } = result;
@@ -38,7 +39,9 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
     deadline.unref();
   });
   try {
-    const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger, signal: shutdown.signal });
+    // On a terminal a live bar instead of the progress lines; elsewhere (a pipe, a file, a journal) the lines.
+    const bar = wantsBar();
+    const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger, signal: shutdown.signal, ...(bar ? { observer: progressBar(), logProgress: false } : {}) });
     print(`Synced as ${result.signedInUser}: ${describePass(result)}.`);
     return result;
   } catch (error) {

@@ -6,7 +6,8 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { SignInRequiredError, errorMessage } from '../errors.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import { runSyncPass, type SyncPassDependencies, type SyncPassResult } from '../sync/syncPass.js';
+import { runSyncPass, type PassObserver, type SyncPassDependencies, type SyncPassResult } from '../sync/syncPass.js';
+import { progressFields, type PassProgress } from '../sync/passProgress.js';
 import { cursorAheadMs, describeSpan } from '../sync/clockRule.js';
 import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -23,6 +24,9 @@ export interface DaemonHealth {
   signedIn: boolean;
   lastSuccessAt: string | null;
   consecutiveFailures: number;
+  /** A pass is running; its progress below. */
+  passRunning: boolean;
+  progress?: Record<string, unknown>;
   reasons: string[];
 }
 
@@ -49,6 +53,8 @@ export class SyncDaemon {
   private signedOutAt: string | undefined; // token cache stamp when sign-in was last refused
   private lastSuccessMs: number | null = null;
   private consecutiveFailures = 0;
+  /** The running pass's progress: readiness follows its window commits. */
+  private running: PassProgress | undefined;
   passes = 0;
 
   constructor(private readonly options: SyncDaemonOptions) {}
@@ -94,7 +100,7 @@ export class SyncDaemon {
   private async pass(): Promise<void> {
     this.passes += 1;
     try {
-      const result = await runSyncPass({ ...this.options, signal: this.abort.signal });
+      const result = await runSyncPass({ ...this.options, observer: this.observer(), signal: this.abort.signal });
       this.signedOutAt = undefined;
       this.lastSuccessMs = Date.now();
       this.consecutiveFailures = 0;
@@ -117,12 +123,46 @@ export class SyncDaemon {
     }
   }
 
+  /** The configured observer (metrics), and the daemon's own view of the running pass. */
+  private observer(): PassObserver {
+    const outer = this.options.observer;
+    // Forwarded one by one: the metrics are a class, whose methods a spread would not copy.
+    return {
+      clockSkew: (skewMs, beyond) => outer?.clockSkew?.(skewMs, beyond),
+      cursorRepaired: () => outer?.cursorRepaired?.(),
+      windowCommitted: (snapshot) => outer?.windowCommitted?.(snapshot),
+      passStarted: (progress) => {
+        this.running = progress;
+        outer?.passStarted?.(progress);
+      },
+      passEnded: (progress) => {
+        this.running = undefined;
+        outer?.passEnded?.(progress);
+      },
+    };
+  }
+
+  /**
+   * Ready: stored data is recent, by a successful pass or by a running one committing windows, each within
+   * readyMaxAge. So a long first backfill is ready while it advances, and a pass that stops committing
+   * windows (a stuck request, a lock, throttling beyond the retries) turns unready after readyMaxAge.
+   */
   health(nowMs = Date.now()): DaemonHealth {
     const reasons: string[] = [];
     const signedIn = this.signedOutAt === undefined;
     if (!signedIn) reasons.push('signed out: run "mde-alert-sync login"');
-    if (this.lastSuccessMs === null) reasons.push('no successful pass yet');
-    else if (nowMs - this.lastSuccessMs > this.settings.readyMaxAge) reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
+    const { readyMaxAge } = this.settings;
+    const snapshot = this.running?.snapshot();
+    const sinceWindowMs = snapshot === undefined ? undefined : nowMs - (snapshot.lastWindowAtMs ?? nowMs - snapshot.elapsedMs);
+    const advancing = snapshot?.lastWindowAtMs != null && sinceWindowMs! <= readyMaxAge;
+    if (this.lastSuccessMs === null) {
+      if (!advancing) reasons.push('no successful pass yet');
+    } else if (nowMs - this.lastSuccessMs > readyMaxAge && !advancing) {
+      reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
+    }
+    if (sinceWindowMs !== undefined && sinceWindowMs > readyMaxAge) {
+      reasons.push(`the running pass: no window committed for ${Math.round(sinceWindowMs / 1000)} s, more than readyMaxAge`);
+    }
     if (this.stopping) reasons.push('shutting down');
     const ahead = this.cursorAhead(nowMs);
     if (ahead) reasons.push(ahead);
@@ -132,6 +172,8 @@ export class SyncDaemon {
       signedIn,
       lastSuccessAt: this.lastSuccessMs === null ? null : new Date(this.lastSuccessMs).toISOString(),
       consecutiveFailures: this.consecutiveFailures,
+      passRunning: snapshot !== undefined,
+      ...(snapshot ? { progress: progressFields(snapshot, nowMs) } : {}),
       reasons,
     };
   }
