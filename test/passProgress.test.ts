@@ -1,0 +1,73 @@
+// The arithmetic of a pass's progress (pure logic): the share of its span read, the ETA, and the bar's text.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { barText } from '../src/commands/progressBar.js';
+import { parseInstant, type Instant } from '../src/instants.js';
+import { PassProgress, progressFields } from '../src/sync/passProgress.js';
+
+const at = (text: string): Instant => parseInstant(text)!;
+const FROM = at('2026-01-01T00:00:00Z');
+const HORIZON = at('2026-01-11T00:00:00Z'); // a span of ten days
+
+function passAt(clock: { ms: number }, counts = { windows: 0, requests: 0 }) {
+  return new PassProgress(7, FROM, 0, () => counts, () => clock.ms);
+}
+
+describe('pass progress', () => {
+  it('before any window: nothing covered, no ETA, the span known only from its start', () => {
+    const clock = { ms: 5_000 };
+    const snapshot = passAt(clock, { windows: 2, requests: 3 }).snapshot();
+    assert.deepEqual(
+      { covered: snapshot.covered, etaMs: snapshot.etaMs, spanTo: snapshot.spanTo, readThrough: snapshot.readThrough, windows: snapshot.windows, requests: snapshot.requests, elapsedMs: snapshot.elapsedMs },
+      { covered: 0, etaMs: null, spanTo: null, readThrough: null, windows: 2, requests: 3, elapsedMs: 5_000 },
+    );
+  });
+
+  it('the share of the span read and an ETA at the pace so far', () => {
+    const clock = { ms: 0 };
+    const progress = passAt(clock);
+    clock.ms = 30_000;
+    progress.windowCommitted(at('2026-01-03T12:00:00Z'), HORIZON, 120); // a quarter of the span in 30 s
+    clock.ms = 40_000;
+    const snapshot = progress.snapshot();
+    assert.equal(snapshot.covered, 0.25);
+    assert.equal(snapshot.etaMs, 120_000, 'three quarters left at 40 s a quarter');
+    assert.equal(snapshot.alerts, 120);
+    assert.equal(snapshot.lastWindowAtMs, 30_000);
+    const fields = progressFields(snapshot, 40_000);
+    assert.equal(fields.percent, 25);
+    assert.equal(fields.etaSeconds, 120);
+    assert.equal(fields.sinceLastWindowSeconds, 10);
+    assert.equal(fields.readThrough, '2026-01-03T12:00:00.0000000Z');
+  });
+
+  it('a window ending past the horizon (read up to the later clock) counts as the whole span, never more', () => {
+    const clock = { ms: 1_000 };
+    const progress = passAt(clock);
+    assert.deepEqual(progress.spanAfter(at('2026-01-12T00:00:00Z'), HORIZON), {
+      spanFrom: '2026-01-01T00:00:00.0000000Z',
+      spanTo: '2026-01-11T00:00:00.0000000Z',
+      readThrough: '2026-01-11T00:00:00.0000000Z',
+    });
+    progress.windowCommitted(at('2026-01-12T00:00:00Z'), HORIZON, 0);
+    assert.equal(progress.snapshot().covered, 1);
+    assert.equal(progress.snapshot().etaMs, 0);
+  });
+
+  it('never goes back: a later commit of an earlier instant (one timestamp paged alone) keeps the furthest point', () => {
+    const clock = { ms: 1_000 };
+    const progress = passAt(clock);
+    progress.windowCommitted(at('2026-01-06T00:00:00Z'), HORIZON, 10);
+    progress.windowCommitted(at('2026-01-02T00:00:00Z'), HORIZON, 10);
+    assert.equal(progress.snapshot().covered, 0.5);
+    assert.equal(progress.snapshot().alerts, 20);
+  });
+
+  it('the bar shows the share, the date read to, alerts and the ETA first', () => {
+    const clock = { ms: 0 };
+    const progress = passAt(clock, { windows: 4, requests: 9 });
+    clock.ms = 60_000;
+    progress.windowCommitted(at('2026-01-06T00:00:00Z'), HORIZON, 1234);
+    assert.equal(barText(progress.snapshot()), 'syncing [##########----------]  50% read to 2026-01-06, 1234 alerts, ETA 60 s, 4 windows, 9 requests');
+  });
+});
