@@ -103,7 +103,10 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     retries: client.stats.retries - statsBefore.retries,
     throttled: client.stats.throttled - statsBefore.throttled,
   });
-  const progress = new PassProgress(runId, from, startedMs, () => passProgress());
+  const progress = new PassProgress(runId, from, startedMs, () => {
+    const { windows: read, requests } = passProgress();
+    return { windows: read, requests };
+  });
   observer?.passStarted?.(progress);
   const stopProgressLog = logProgress ? logProgressEvery(settings.progressInterval, progress, logger) : () => {};
   const endProgress = () => {
