@@ -8,9 +8,17 @@ import { PassProgress, progressFields } from '../src/sync/passProgress.js';
 const at = (text: string): Instant => parseInstant(text)!;
 const FROM = at('2026-01-01T00:00:00Z');
 const HORIZON = at('2026-01-11T00:00:00Z'); // a span of ten days
+const day = (n: number) => at(`2026-01-${String(1 + n).padStart(2, '0')}T00:00:00Z`);
 
 function passAt(clock: { ms: number }, counts = { windows: 0, requests: 0 }) {
   return new PassProgress(7, FROM, 0, () => counts, () => clock.ms);
+}
+
+/** Commits a window ending at `through` at the clock's time. */
+function commit(progress: PassProgress, through: Instant, alerts = 0) {
+  const planned = progress.plan(through, HORIZON);
+  progress.windowCommitted(planned, alerts);
+  return planned;
 }
 
 describe('pass progress', () => {
@@ -23,51 +31,62 @@ describe('pass progress', () => {
     );
   });
 
-  it('the share of the span read and an ETA at the pace so far', () => {
-    const clock = { ms: 0 };
+  it('the share of the span read, and after one window an ETA at the pace since the start', () => {
+    const clock = { ms: 30_000 };
     const progress = passAt(clock);
-    clock.ms = 30_000;
-    progress.windowCommitted(at('2026-01-03T12:00:00Z'), HORIZON, 120); // a quarter of the span in 30 s
+    const planned = commit(progress, at('2026-01-03T12:00:00Z'), 120); // a quarter of the span in 30 s
+    assert.equal(planned.span.expectedEndAt, '1970-01-01T00:02:00.0000000Z', 'three quarters left at 30 s a quarter');
     clock.ms = 40_000;
     const snapshot = progress.snapshot();
     assert.equal(snapshot.covered, 0.25);
-    assert.equal(snapshot.etaMs, 120_000, 'three quarters left at 40 s a quarter');
+    assert.equal(snapshot.etaMs, 80_000, 'counted from now');
     assert.equal(snapshot.alerts, 120);
     assert.equal(snapshot.lastWindowAtMs, 30_000);
     const fields = progressFields(snapshot, 40_000);
     assert.equal(fields.percent, 25);
-    assert.equal(fields.etaSeconds, 120);
+    assert.equal(fields.etaSeconds, 80);
     assert.equal(fields.sinceLastWindowSeconds, 10);
     assert.equal(fields.readThrough, '2026-01-03T12:00:00.0000000Z');
+  });
+
+  it('the ETA follows the pace of the last windows, not a first stretch read at once', () => {
+    const clock = { ms: 1_000 };
+    const progress = passAt(clock);
+    commit(progress, day(5), 0); // half the span, empty, in one request
+    for (let n = 6; n <= 7; n += 1) {
+      clock.ms += 60_000; // then a day a minute
+      commit(progress, day(n), 500);
+    }
+    assert.equal(progress.snapshot().etaMs, 3 * 60_000, 'three days left at a day a minute');
   });
 
   it('a window ending past the horizon (read up to the later clock) counts as the whole span, never more', () => {
     const clock = { ms: 1_000 };
     const progress = passAt(clock);
-    assert.deepEqual(progress.spanAfter(at('2026-01-12T00:00:00Z'), HORIZON), {
+    const planned = commit(progress, at('2026-01-12T00:00:00Z'));
+    assert.deepEqual(planned.span, {
       spanFrom: '2026-01-01T00:00:00.0000000Z',
       spanTo: '2026-01-11T00:00:00.0000000Z',
       readThrough: '2026-01-11T00:00:00.0000000Z',
+      expectedEndAt: '1970-01-01T00:00:01.0000000Z',
     });
-    progress.windowCommitted(at('2026-01-12T00:00:00Z'), HORIZON, 0);
     assert.equal(progress.snapshot().covered, 1);
     assert.equal(progress.snapshot().etaMs, 0);
   });
 
-  it('never goes back: a later commit of an earlier instant (one timestamp paged alone) keeps the furthest point', () => {
+  it('never goes back: a later window ending earlier keeps the furthest point', () => {
     const clock = { ms: 1_000 };
     const progress = passAt(clock);
-    progress.windowCommitted(at('2026-01-06T00:00:00Z'), HORIZON, 10);
-    progress.windowCommitted(at('2026-01-02T00:00:00Z'), HORIZON, 10);
+    commit(progress, day(5), 10);
+    commit(progress, day(1), 10);
     assert.equal(progress.snapshot().covered, 0.5);
     assert.equal(progress.snapshot().alerts, 20);
   });
 
   it('the bar shows the share, the date read to, alerts and the ETA first', () => {
-    const clock = { ms: 0 };
+    const clock = { ms: 60_000 };
     const progress = passAt(clock, { windows: 4, requests: 9 });
-    clock.ms = 60_000;
-    progress.windowCommitted(at('2026-01-06T00:00:00Z'), HORIZON, 1234);
+    commit(progress, day(5), 1234);
     assert.equal(barText(progress.snapshot()), 'syncing [##########----------]  50% read to 2026-01-06, 1234 alerts, ETA 60 s, 4 windows, 9 requests');
   });
 });

@@ -19,8 +19,8 @@ export interface SourceStatus {
   retirement?: { date: string; notice: string; summary: string; switchSteps: [string, string] };
 }
 import { cursorAheadMs, describeSkew, describeSpan, toleranceText, type ClockSettings } from '../sync/clockRule.js';
-import { instantToMs, parseInstant } from '../instants.js';
-import { roughDuration } from '../sync/passProgress.js';
+import { parseInstant } from '../instants.js';
+import { coveredShare, roughDuration } from '../sync/passProgress.js';
 import type { SyncRunRecord } from '../store/syncRuns.js';
 
 export interface StatusReport {
@@ -97,9 +97,9 @@ function runningRun(run: SyncRunRecord, nowMs: number): string {
   const head = `  #${run.id} ${run.started_at} running: ${run.windows} windows, ${run.alerts_received} alerts so far, ${run.requests} requests`;
   const [from, to, through] = [run.span_from, run.span_to, run.read_through].map((text) => parseInstant(text));
   if (from === undefined || to === undefined || through === undefined || !run.last_window_at) return `${head}; no window committed yet`;
-  const share = to > from ? Math.min(1, Math.max(0, instantToMs(through - from) / instantToMs(to - from))) : 1;
-  const elapsedMs = nowMs - Date.parse(run.started_at);
-  const eta = share > 0 && share < 1 && elapsedMs > 0 ? `, ETA ${roughDuration((elapsedMs * (1 - share)) / share)}` : '';
+  const share = coveredShare(from, through, to);
+  // The pass's own estimate, written with its last window (at the pace of its last windows).
+  const eta = run.expected_end_at && share < 1 ? `, ETA ${roughDuration(Math.max(0, Date.parse(run.expected_end_at) - nowMs))}` : '';
   const since = roughDuration(Math.max(0, nowMs - Date.parse(run.last_window_at)));
   return `${head}; read through ${run.read_through} of ${run.span_from} to ${run.span_to} (${(share * 100).toFixed(1)}%)${eta}; last window committed ${since} ago`;
 }

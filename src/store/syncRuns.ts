@@ -16,6 +16,8 @@ export interface RunSpan {
   spanFrom: string;
   spanTo: string;
   readThrough: string;
+  /** When the pass is expected to end, at the pace of its last windows. */
+  expectedEndAt: string | null;
 }
 
 export interface SyncRunRecord {
@@ -46,6 +48,7 @@ export interface SyncRunRecord {
   span_to?: string | null;
   read_through?: string | null;
   last_window_at?: string | null;
+  expected_end_at?: string | null;
 }
 
 export function syncRuns(db: Db) {
@@ -58,7 +61,7 @@ export function syncRuns(db: Db) {
        alerts_stale = alerts_stale + @stale, alerts_rejected = alerts_rejected + @rejected,
        windows = @windows, requests = @requests, retries = @retries, throttled = @throttled, cursor_after = @cursor,
        span_from = coalesce(@spanFrom, span_from), span_to = coalesce(@spanTo, span_to),
-       read_through = coalesce(@readThrough, read_through), last_window_at = @now
+       read_through = coalesce(@readThrough, read_through), last_window_at = @now, expected_end_at = @expectedEndAt
      WHERE id = @id`,
   );
   const finish = db.prepare(
@@ -107,7 +110,7 @@ export function syncRuns(db: Db) {
       return { cursor: candidates.at(-1)!, endedAt: row.finished_at ?? row.started_at };
     },
     addCounts(id: number, counts: UpsertCounts, progress: RunProgress, cursor: string | null, now: string, span?: RunSpan): void {
-      addCounts.run({ id, ...counts, ...progress, cursor, now, spanFrom: span?.spanFrom ?? null, spanTo: span?.spanTo ?? null, readThrough: span?.readThrough ?? null });
+      addCounts.run({ id, ...counts, ...progress, cursor, now, spanFrom: span?.spanFrom ?? null, spanTo: span?.spanTo ?? null, readThrough: span?.readThrough ?? null, expectedEndAt: span?.expectedEndAt ?? null });
     },
     finish(id: number, now: string, outcome: RunOutcome, progress: RunProgress, error: string | null): void {
       finish.run({ id, now, outcome, error, ...progress });

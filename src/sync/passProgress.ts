@@ -1,7 +1,7 @@
 // How far a pass has come: the stretch of time read out of its span (from where it started reading to its
 // horizon), the windows, alerts and requests so far, and an ETA. One object feeds the log lines, the
 // terminal bar, the metrics and the pass's sync_runs row, so that all of them show the same counts.
-import { formatInstant, instantToMs, maxInstant, minInstant, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, instantToMs, maxInstant, minInstant, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import type { RunSpan } from '../store/syncRuns.js';
 
@@ -19,17 +19,48 @@ export interface ProgressSnapshot {
   /** Share of the span read, 0 to 1. */
   covered: number;
   elapsedMs: number;
-  /** At the pace so far, how long the rest takes; null until a window is committed. */
+  /** Until the expected end (at the pace of the last windows), from now; null until it can be told. */
   etaMs: number | null;
   /** When the last window was committed (Unix ms); null before the first. */
   lastWindowAtMs: number | null;
 }
 
+/** A window's end and when it was committed. */
+interface PacePoint {
+  atMs: number;
+  through: Instant;
+}
+
+/**
+ * The ETA follows the pace of the last windows, not of the whole pass: alerts are dense in some stretches of a
+ * span and absent from others (a 180-day look-back over a tenant with 90 days of alerts reads its first half
+ * in one request).
+ */
+const PACE_WINDOWS = 16;
+
+/** When a pass at `through` of a span ending at `horizon` ends, at the pace from `first` to `last`. */
+export function expectedEndMs(first: PacePoint, last: PacePoint, horizon: Instant): number | null {
+  if (last.through >= horizon) return last.atMs;
+  const read = last.through - first.through;
+  if (read <= 0n) return null;
+  const rest = Number(horizon - last.through) / Number(read);
+  return Math.round(last.atMs + (last.atMs - first.atMs) * rest);
+}
+
+/** A window about to be committed: where the pass will stand then (written with the window). */
+export interface PlannedWindow {
+  point: PacePoint;
+  horizon: Instant;
+  span: RunSpan;
+  expectedEnd: number | null;
+}
+
 export class PassProgress {
   private horizon: Instant | undefined;
-  private through: Instant | undefined;
   private alerts = 0;
-  private lastWindowAtMs: number | null = null;
+  private expectedEnd: number | null = null;
+  /** The pass's start, then its last windows' ends (at most PACE_WINDOWS). */
+  private readonly points: PacePoint[];
 
   constructor(
     readonly runId: number,
@@ -38,50 +69,55 @@ export class PassProgress {
     /** The pass's running windows and requests (they move between commits too). */
     private readonly counts: () => { windows: number; requests: number },
     private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Where the pass will stand once the window [.., windowTo) is committed: written with that window. */
-  spanAfter(windowTo: Instant, horizon: Instant): RunSpan {
-    return { spanFrom: formatInstant(this.from), spanTo: formatInstant(horizon), readThrough: formatInstant(this.throughAfter(windowTo, horizon)) };
+  ) {
+    this.points = [{ atMs: startedMs, through: from }];
   }
 
-  /** The window [.., windowTo) and its alerts were committed; horizon is the pass's. */
-  windowCommitted(windowTo: Instant, horizon: Instant, alerts: number): void {
-    this.through = this.throughAfter(windowTo, horizon);
-    this.horizon = horizon;
-    this.alerts += alerts;
-    this.lastWindowAtMs = this.now();
-  }
-
-  private throughAfter(windowTo: Instant, horizon: Instant): Instant {
+  /** Where the pass will stand once the window [.., windowTo) is committed now. */
+  plan(windowTo: Instant, horizon: Instant): PlannedWindow {
     // A window may end past the horizon (windows are read up to the later clock): the span ends there.
     const end = minInstant(windowTo, maxInstant(horizon, this.from));
-    return this.through === undefined ? end : maxInstant(this.through, end);
+    const point = { atMs: this.now(), through: maxInstant(this.points.at(-1)!.through, end) };
+    // The pace from the first window kept on (the pass's start only for the first window): the stretch
+    // before the first window may have been read in one request, or taken several full answers.
+    const expectedEnd = expectedEndMs(this.points[this.points.length > 1 ? 1 : 0]!, point, horizon);
+    const span = { spanFrom: formatInstant(this.from), spanTo: formatInstant(horizon), readThrough: formatInstant(point.through), expectedEndAt: expectedEnd === null ? null : formatInstant(instantFromMs(expectedEnd)) };
+    return { point, horizon, span, expectedEnd };
+  }
+
+  /** The planned window and its alerts were committed. */
+  windowCommitted(planned: PlannedWindow, alerts: number): void {
+    this.points.push(planned.point);
+    // The start stays first until PACE_WINDOWS windows are in; then the oldest windows give way.
+    if (this.points.length > PACE_WINDOWS + 1) this.points.splice(0, this.points.length - PACE_WINDOWS - 1);
+    this.horizon = planned.horizon;
+    this.expectedEnd = planned.expectedEnd;
+    this.alerts += alerts;
   }
 
   snapshot(): ProgressSnapshot {
-    const elapsedMs = this.now() - this.startedMs;
-    const covered = this.coveredShare();
+    const nowMs = this.now();
+    const last = this.points.length > 1 ? this.points.at(-1) : undefined;
     return {
       runId: this.runId,
       ...this.counts(),
       alerts: this.alerts,
       spanFrom: formatInstant(this.from),
       spanTo: this.horizon === undefined ? null : formatInstant(this.horizon),
-      readThrough: this.through === undefined ? null : formatInstant(this.through),
-      covered,
-      elapsedMs,
-      etaMs: this.through === undefined || covered <= 0 ? null : Math.round((elapsedMs * (1 - covered)) / covered),
-      lastWindowAtMs: this.lastWindowAtMs,
+      readThrough: last === undefined ? null : formatInstant(last.through),
+      covered: last === undefined || this.horizon === undefined ? 0 : coveredShare(this.from, last.through, this.horizon),
+      elapsedMs: nowMs - this.startedMs,
+      etaMs: this.expectedEnd === null ? null : Math.max(0, this.expectedEnd - nowMs),
+      lastWindowAtMs: last?.atMs ?? null,
     };
   }
+}
 
-  private coveredShare(): number {
-    if (this.through === undefined || this.horizon === undefined) return 0;
-    const span = this.horizon - this.from;
-    if (span <= 0n) return 1;
-    return Math.min(1, Math.max(0, instantToMs(this.through - this.from) / instantToMs(span)));
-  }
+/** The share of [from, horizon) read through `through`, 0 to 1. */
+export function coveredShare(from: Instant, through: Instant, horizon: Instant): number {
+  const span = horizon - from;
+  if (span <= 0n) return 1;
+  return Math.min(1, Math.max(0, instantToMs(through - from) / instantToMs(span)));
 }
 
 /** "42 s", "3.5 min", "2.1 h": an ETA or an age for people. */

@@ -144,11 +144,11 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
       // late are read again; checked against the local clock again at each commit.
       commit: async (alerts, windowTo, horizon) => {
-        const span = progress.spanAfter(windowTo, horizon);
-        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress(), span }), { signal, onWait });
+        const planned = progress.plan(windowTo, horizon);
+        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress(), span: planned.span }), { signal, onWait });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
-        progress.windowCommitted(windowTo, horizon, result.received);
+        progress.windowCommitted(planned, result.received);
         observer?.windowCommitted?.(progress.snapshot());
       },
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
