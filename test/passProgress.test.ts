@@ -10,8 +10,8 @@ const FROM = at('2026-01-01T00:00:00Z');
 const HORIZON = at('2026-01-11T00:00:00Z'); // a span of ten days
 const day = (n: number) => at(`2026-01-${String(1 + n).padStart(2, '0')}T00:00:00Z`);
 
-function passAt(clock: { ms: number }, counts = { windows: 0, requests: 0 }) {
-  return new PassProgress(7, FROM, 0, () => counts, () => clock.ms);
+function passAt(clock: { ms: number }, counts = { windows: 0, requests: 0 }, storedCursor?: Instant) {
+  return new PassProgress(7, FROM, 0, () => counts, storedCursor, () => clock.ms);
 }
 
 /** Commits a window ending at `through` at the clock's time. */
@@ -81,6 +81,21 @@ describe('pass progress', () => {
     commit(progress, day(1), 10);
     assert.equal(progress.snapshot().covered, 0.5);
     assert.equal(progress.snapshot().alerts, 20);
+  });
+
+  it('windows read again before the stored cursor (the overlap) are committed, but are no advance', () => {
+    const clock = { ms: 1_000 };
+    const progress = passAt(clock, undefined, day(2));
+    commit(progress, day(1), 3);
+    commit(progress, day(2), 3);
+    assert.equal(progress.snapshot().lastWindowAtMs, 1_000);
+    assert.equal(progress.snapshot().lastAdvanceAtMs, null, 'nothing read past the cursor yet');
+    clock.ms = 2_000;
+    commit(progress, day(3), 0);
+    assert.equal(progress.snapshot().lastAdvanceAtMs, 2_000);
+    clock.ms = 3_000;
+    commit(progress, day(3), 0);
+    assert.equal(progress.snapshot().lastAdvanceAtMs, 2_000, 'a window that ends where the last one did is no advance');
   });
 
   it('the bar shows the share, the date read to, alerts and the ETA first', () => {

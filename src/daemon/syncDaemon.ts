@@ -143,9 +143,10 @@ export class SyncDaemon {
   }
 
   /**
-   * Ready: stored data is recent, by a successful pass or by a running one committing windows, each within
-   * readyMaxAge. So a long first backfill is ready while it advances, and a pass that stops committing
-   * windows (a stuck request, a lock, throttling beyond the retries) turns unready after readyMaxAge.
+   * Ready: stored data is recent, by a successful pass or by a running one committing windows past its
+   * stored cursor, each within readyMaxAge. So a long first backfill is ready while it advances, and a pass
+   * that stops committing windows (a stuck request, a lock, throttling beyond the retries), or only reads
+   * its overlap again before failing, turns unready after readyMaxAge.
    */
   health(nowMs = Date.now()): DaemonHealth {
     const reasons: string[] = [];
@@ -153,15 +154,16 @@ export class SyncDaemon {
     if (!signedIn) reasons.push('signed out: run "mde-alert-sync login"');
     const { readyMaxAge } = this.settings;
     const snapshot = this.running?.snapshot();
-    const sinceWindowMs = snapshot === undefined ? undefined : nowMs - (snapshot.lastWindowAtMs ?? nowMs - snapshot.elapsedMs);
-    const advancing = snapshot?.lastWindowAtMs != null && sinceWindowMs! <= readyMaxAge;
+    // Since the running pass last read past its stored cursor (or since it began).
+    const sinceAdvanceMs = snapshot === undefined ? undefined : nowMs - (snapshot.lastAdvanceAtMs ?? nowMs - snapshot.elapsedMs);
+    const advancing = snapshot?.lastAdvanceAtMs != null && sinceAdvanceMs! <= readyMaxAge;
     if (this.lastSuccessMs === null) {
       if (!advancing) reasons.push('no successful pass yet');
     } else if (nowMs - this.lastSuccessMs > readyMaxAge && !advancing) {
       reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
     }
-    if (sinceWindowMs !== undefined && sinceWindowMs > readyMaxAge) {
-      reasons.push(`the running pass: no window committed for ${Math.round(sinceWindowMs / 1000)} s, more than readyMaxAge`);
+    if (sinceAdvanceMs !== undefined && sinceAdvanceMs > readyMaxAge) {
+      reasons.push(`the running pass: no window committed for ${Math.round(sinceAdvanceMs / 1000)} s past the cursor it started from, more than readyMaxAge`);
     }
     if (this.stopping) reasons.push('shutting down');
     const ahead = this.cursorAhead(nowMs);

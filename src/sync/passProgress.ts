@@ -23,6 +23,12 @@ export interface ProgressSnapshot {
   etaMs: number | null;
   /** When the last window was committed (Unix ms); null before the first. */
   lastWindowAtMs: number | null;
+  /**
+   * When the last window that read past the stored cursor was committed: the windows a pass reads again
+   * (the overlap before its cursor) are no progress, or a pass failing at the same place every time would
+   * look as if it advanced. Null before the first.
+   */
+  lastAdvanceAtMs: number | null;
 }
 
 /** A window's end and when it was committed. */
@@ -59,6 +65,7 @@ export class PassProgress {
   private horizon: Instant | undefined;
   private alerts = 0;
   private expectedEnd: number | null = null;
+  private lastAdvanceAtMs: number | null = null;
   /** The pass's start, then its last windows' ends (at most PACE_WINDOWS). */
   private readonly points: PacePoint[];
 
@@ -68,6 +75,8 @@ export class PassProgress {
     private readonly startedMs: number,
     /** The pass's running windows and requests (they move between commits too). */
     private readonly counts: () => { windows: number; requests: number },
+    /** The cursor stored when the pass began (absent on a first sync): reading up to it is reading again. */
+    private readonly storedCursor: Instant | undefined,
     private readonly now: () => number = Date.now,
   ) {
     this.points = [{ atMs: startedMs, through: from }];
@@ -87,6 +96,8 @@ export class PassProgress {
 
   /** The planned window and its alerts were committed. */
   windowCommitted(planned: PlannedWindow, alerts: number): void {
+    const previous = this.points.at(-1)!.through;
+    if (planned.point.through > previous && (this.storedCursor === undefined || planned.point.through > this.storedCursor)) this.lastAdvanceAtMs = planned.point.atMs;
     this.points.push(planned.point);
     // The start stays first until PACE_WINDOWS windows are in; then the oldest windows give way.
     if (this.points.length > PACE_WINDOWS + 1) this.points.splice(0, this.points.length - PACE_WINDOWS - 1);
@@ -109,6 +120,7 @@ export class PassProgress {
       elapsedMs: nowMs - this.startedMs,
       etaMs: this.expectedEnd === null ? null : Math.max(0, this.expectedEnd - nowMs),
       lastWindowAtMs: last?.atMs ?? null,
+      lastAdvanceAtMs: this.lastAdvanceAtMs,
     };
   }
 }

@@ -106,7 +106,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   const progress = new PassProgress(runId, from, startedMs, () => {
     const { windows: read, requests } = passProgress();
     return { windows: read, requests };
-  });
+  }, cursorBefore);
   observer?.passStarted?.(progress);
   const stopProgressLog = logProgress ? logProgressEvery(settings.progressInterval, progress, logger) : () => {};
   const endProgress = () => {
