@@ -56,7 +56,7 @@ export class WorkerMetrics implements PassObserver {
       ['requests', 'API requests of the running pass so far', (p) => p.requests],
       ['alerts_received', 'Alerts received in the windows the running pass committed so far', (p) => p.alerts],
       ['covered_ratio', 'Share of the running pass\'s span (from where it started reading to its horizon) read so far, 0 to 1', (p) => p.covered],
-      ['eta_seconds', 'At the pace so far, how long the rest of the running pass takes (0 once it ended)', (p) => (this.running ? (p.etaMs === null ? null : p.etaMs / 1000) : 0)],
+      ['eta_seconds', 'How long the rest of the running pass takes, at the pace of its last windows (0 once it ended)', (p) => (this.running ? (p.etaMs === null ? null : p.etaMs / 1000) : 0)],
       ['last_window_timestamp_seconds', 'When the running pass last committed a window (Unix time)', (p) => (p.lastWindowAtMs === null ? null : p.lastWindowAtMs / 1000)],
     ];
     const source = () => this.progress?.snapshot();

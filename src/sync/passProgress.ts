@@ -66,8 +66,9 @@ export class PassProgress {
   private alerts = 0;
   private expectedEnd: number | null = null;
   private lastAdvanceAtMs: number | null = null;
-  /** The pass's start, then its last windows' ends (at most PACE_WINDOWS). */
-  private readonly points: PacePoint[];
+  private readonly start: PacePoint;
+  /** The last windows committed (at most PACE_WINDOWS), oldest first. */
+  private readonly windows: PacePoint[] = [];
 
   constructor(
     readonly runId: number,
@@ -79,28 +80,31 @@ export class PassProgress {
     private readonly storedCursor: Instant | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.points = [{ atMs: startedMs, through: from }];
+    this.start = { atMs: startedMs, through: from };
+  }
+
+  private get last(): PacePoint {
+    return this.windows.at(-1) ?? this.start;
   }
 
   /** Where the pass will stand once the window [.., windowTo) is committed now. */
   plan(windowTo: Instant, horizon: Instant): PlannedWindow {
     // A window may end past the horizon (windows are read up to the later clock): the span ends there.
     const end = minInstant(windowTo, maxInstant(horizon, this.from));
-    const point = { atMs: this.now(), through: maxInstant(this.points.at(-1)!.through, end) };
-    // The pace from the first window kept on (the pass's start only for the first window): the stretch
+    const point = { atMs: this.now(), through: maxInstant(this.last.through, end) };
+    // The pace from the oldest window kept (from the pass's start only for the first window): the stretch
     // before the first window may have been read in one request, or taken several full answers.
-    const expectedEnd = expectedEndMs(this.points[this.points.length > 1 ? 1 : 0]!, point, horizon);
+    const expectedEnd = expectedEndMs(this.windows[0] ?? this.start, point, horizon);
     const span = { spanFrom: formatInstant(this.from), spanTo: formatInstant(horizon), readThrough: formatInstant(point.through), expectedEndAt: expectedEnd === null ? null : formatInstant(instantFromMs(expectedEnd)) };
     return { point, horizon, span, expectedEnd };
   }
 
   /** The planned window and its alerts were committed. */
   windowCommitted(planned: PlannedWindow, alerts: number): void {
-    const previous = this.points.at(-1)!.through;
-    if (planned.point.through > previous && (this.storedCursor === undefined || planned.point.through > this.storedCursor)) this.lastAdvanceAtMs = planned.point.atMs;
-    this.points.push(planned.point);
-    // The start stays first until PACE_WINDOWS windows are in; then the oldest windows give way.
-    if (this.points.length > PACE_WINDOWS + 1) this.points.splice(0, this.points.length - PACE_WINDOWS - 1);
+    const { through, atMs } = planned.point;
+    if (through > this.last.through && (this.storedCursor === undefined || through > this.storedCursor)) this.lastAdvanceAtMs = atMs;
+    this.windows.push(planned.point);
+    if (this.windows.length > PACE_WINDOWS) this.windows.shift();
     this.horizon = planned.horizon;
     this.expectedEnd = planned.expectedEnd;
     this.alerts += alerts;
@@ -108,7 +112,7 @@ export class PassProgress {
 
   snapshot(): ProgressSnapshot {
     const nowMs = this.now();
-    const last = this.points.length > 1 ? this.points.at(-1) : undefined;
+    const last = this.windows.at(-1);
     return {
       runId: this.runId,
       ...this.counts(),
