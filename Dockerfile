@@ -31,7 +31,10 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=2m --retries=3 \
+# /readyz is 200 while stored data is recent: a successful pass, or the running one committing windows, within
+# readyMaxAge (30m); so a first backfill that advances stays healthy, and a pass stuck for longer turns it
+# unhealthy. The start period covers a first backfill's first window, which may take several full answers.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5m --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MDE_ALERT_SYNC_HEALTH_PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["run"]

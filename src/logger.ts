@@ -22,6 +22,29 @@ const REDACTED_PATHS = [
   '*.clientSecret',
 ];
 
+/** A line drawn at the bottom of the terminal (the progress bar of `sync`): cleared before each log line, drawn again after. */
+export interface TerminalLine {
+  clear(): void;
+  redraw(): void;
+}
+let terminalLine: TerminalLine | undefined;
+export function setTerminalLine(line: TerminalLine | undefined): void {
+  terminalLine = line;
+}
+
+/** The terminal's destination, writing each log line around the terminal line. */
+function aroundTerminalLine(fd: number) {
+  const destination = pino.destination({ fd, sync: true });
+  const write = destination.write.bind(destination);
+  destination.write = (chunk: string) => {
+    terminalLine?.clear();
+    const written = write(chunk);
+    terminalLine?.redraw();
+    return written;
+  };
+  return destination;
+}
+
 /** JSON lines (for log collectors), or readable lines when a person watches the terminal. */
 export function createLogger(options: { level: string; destination?: 'stdout' | 'stderr' }): Logger {
   const fd = options.destination === 'stdout' ? 1 : 2;
@@ -33,6 +56,6 @@ export function createLogger(options: { level: string; destination?: 'stdout' | 
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
     },
-    terminal ? pretty({ destination: fd, sync: true, colorize: true, ignore: 'pid,hostname,name' }) : pino.destination({ fd, sync: true }),
+    terminal ? pretty({ destination: aroundTerminalLine(fd), colorize: true, ignore: 'pid,hostname,name' }) : pino.destination({ fd, sync: true }),
   );
 }

@@ -20,6 +20,8 @@ export interface SourceStatus {
 }
 import { cursorAheadMs, describeSkew, describeSpan, toleranceText, type ClockSettings } from '../sync/clockRule.js';
 import { parseInstant } from '../instants.js';
+import { coveredShare, roughDuration } from '../sync/passProgress.js';
+import type { SyncRunRecord } from '../store/syncRuns.js';
 
 export interface StatusReport {
   database: string;
@@ -87,6 +89,21 @@ function age(iso: string | null, nowMs: number): string {
   return minutes < 120 ? `${minutes} min ago` : minutes < 2880 ? `${Math.round(minutes / 60)} h ago` : `${Math.round(minutes / 1440)} days ago`;
 }
 
+/**
+ * A pass still running (or one whose process died before the next pass marked it): how far it has read,
+ * from what it wrote with its last window.
+ */
+function runningRun(run: SyncRunRecord, nowMs: number): string {
+  const head = `  #${run.id} ${run.started_at} running: ${run.windows} windows, ${run.alerts_received} alerts so far, ${run.requests} requests`;
+  const [from, to, through] = [run.span_from, run.span_to, run.read_through].map((text) => parseInstant(text));
+  if (from === undefined || to === undefined || through === undefined || !run.last_window_at) return `${head}; no window committed yet`;
+  const share = coveredShare(from, through, to);
+  // The pass's own estimate, written with its last window (at the pace of its last windows).
+  const eta = run.expected_end_at && share < 1 ? `, ETA ${roughDuration(Math.max(0, Date.parse(run.expected_end_at) - nowMs))}` : '';
+  const since = roughDuration(Math.max(0, nowMs - Date.parse(run.last_window_at)));
+  return `${head}; read through ${run.read_through} of ${run.span_from} to ${run.span_to} (${(share * 100).toFixed(1)}%)${eta}; last window committed ${since} ago`;
+}
+
 export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
   const lines: string[] = [`Database: ${report.database}`];
   const { store, token } = report;
@@ -116,6 +133,10 @@ export function formatStatus(report: StatusReport, nowMs = Date.now()): string {
     lines.push('Last sync runs:');
     if (store.runs.length === 0) lines.push('  none yet');
     for (const run of store.runs) {
+      if (run.outcome === 'running') {
+        lines.push(runningRun(run, nowMs));
+        continue;
+      }
       const duration = run.finished_at ? `${((Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000).toFixed(1)} s` : '';
       lines.push(
         `  #${run.id} ${run.started_at}${run.stream ? ` ${run.stream}` : ''} ${run.outcome} ${duration}: ${run.alerts_inserted} new, ${run.alerts_updated} updated, ${run.requests} requests` +

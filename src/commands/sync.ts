@@ -6,6 +6,7 @@ import type { SyncPassResult } from '../sync/syncPass.js';
 import { firstFailure, runStreamPasses } from '../sync/streamPasses.js';
 import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
+import { progressBar, wantsBar } from './progressBar.js';
 
 export function describePass(result: SyncPassResult): string {
   const { counts, progress } = result;
@@ -39,8 +40,10 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
     deadline.unref();
   });
   try {
+    // On a terminal a live bar instead of the progress lines; elsewhere (a pipe, a file, a journal) the lines.
+    const bar = wantsBar();
     // The alerts, then (setting incidents) the incidents: each stream's outcome is its own.
-    const outcomes = await runStreamPasses({ settings, store, clients: worker.streams, tokens: worker.session, logger, signal: shutdown.signal });
+    const outcomes = await runStreamPasses({ settings, store, clients: worker.streams, tokens: worker.session, logger, signal: shutdown.signal, ...(bar ? { observer: progressBar(), logProgress: false } : {}) });
     for (const { entity, result } of outcomes) {
       if (result) print(`Synced ${entity === 'alerts' ? '' : `${entity} `}as ${result.signedInUser}: ${describePass(result)}.`);
     }

@@ -232,6 +232,9 @@ const KEYS = {
   scheduleJitter: { kind: 'duration', schema: duration('scheduleJitter', { min: 0, max: 3_600_000 }).default(0) },
   healthPort: { kind: 'number', schema: z.number({ error: 'must be a port number' }).int('must be a port number').min(0).max(65_535, 'must be at most 65535').optional() },
   healthHost: { kind: 'string', schema: z.string().trim().min(1).default('127.0.0.1') },
+  // A progress line this often while a pass runs (0: none): a few a minute on a long backfill, none in a
+  // steady-state pass of one request.
+  progressInterval: { kind: 'duration', schema: duration('progressInterval', { min: 0, max: 3_600_000 }).default(10_000) },
   readyMaxAge: { kind: 'duration', schema: duration('readyMaxAge', { min: 1000, max: 7 * 86_400_000 }).default(30 * 60_000) },
   shutdownTimeout: { kind: 'duration', schema: duration('shutdownTimeout', { min: 100, max: 600_000 }).default(30_000) },
   logLevel: { kind: 'string', schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info') },

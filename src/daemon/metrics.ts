@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ApiCallStats } from '../alertsApi/alertsClient.js';
 import { instantToMs } from '../instants.js';
 import type { CursorStore } from '../store/cursorStore.js';
+import type { PassProgress, ProgressSnapshot } from '../sync/passProgress.js';
 import type { PassObserver, SyncPassResult } from '../sync/syncPass.js';
 
 export type PassOutcome = 'success' | 'failed' | 'signed_out' | 'interrupted';
@@ -23,6 +24,10 @@ export class WorkerMetrics implements PassObserver {
   private readonly clockSkewSeconds = new Gauge({ name: 'mde_alert_sync_clock_skew_seconds', help: "The API's clock (HTTP Date) minus this machine's, at the last pass's first answer", registers: [this.registry] });
   private readonly skewedPasses = new Counter({ name: 'mde_alert_sync_clock_skew_passes_total', help: 'Passes whose two clocks disagreed by more than clockSkewTolerance (the cursor followed the earlier one)', registers: [this.registry] });
   private readonly cursorRepairs = new Counter({ name: 'mde_alert_sync_cursor_repairs_total', help: 'Cursors found ahead of the clock and moved back at the start of a pass', registers: [this.registry] });
+  private readonly passRunning = new Gauge({ name: 'mde_alert_sync_pass_running', help: '1 while a pass runs; the mde_alert_sync_pass_* gauges are its progress (after it, the last pass\'s)', registers: [this.registry] });
+  /** The running pass, else the last one: read at each scrape, so requests and the ETA are live. */
+  private progress: PassProgress | undefined;
+  private running = false;
   private readonly seenStatus: Record<string, number> = {};
   private readonly seen = { retries: 0, throttled: 0 };
 
@@ -31,6 +36,8 @@ export class WorkerMetrics implements PassObserver {
 
   constructor(cursors: CursorStore, streams: readonly string[], apis: readonly ApiCallStats[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'mde_alert_sync_' });
+    this.passRunning.set(0);
+    this.progressGauges();
     new Gauge({
       name: 'mde_alert_sync_cursor_age_seconds',
       help: 'How far the stored cursor of each stream is behind now: grows without bound when syncing it stalls',
@@ -44,6 +51,42 @@ export class WorkerMetrics implements PassObserver {
       },
     });
     this.api = sumOfStats(apis);
+  }
+
+  /** Gauges of the running pass's progress, each read from its snapshot at scrape time. */
+  private progressGauges(): void {
+    const gauges: [string, string, (snapshot: ProgressSnapshot) => number | null][] = [
+      ['windows', 'Windows (requests of the window reader) of the running pass so far', (p) => p.windows],
+      ['requests', 'API requests of the running pass so far', (p) => p.requests],
+      ['alerts_received', 'Alerts received in the windows the running pass committed so far', (p) => p.alerts],
+      ['covered_ratio', 'Share of the running pass\'s span (from where it started reading to its horizon) read so far, 0 to 1', (p) => p.covered],
+      ['eta_seconds', 'How long the rest of the running pass takes, at the pace of its last windows (0 once it ended)', (p) => (this.running ? (p.etaMs === null ? null : p.etaMs / 1000) : 0)],
+      ['last_window_timestamp_seconds', 'When the running pass last committed a window (Unix time)', (p) => (p.lastWindowAtMs === null ? null : p.lastWindowAtMs / 1000)],
+    ];
+    const source = () => this.progress?.snapshot();
+    for (const [name, help, value] of gauges) {
+      new Gauge({
+        name: `mde_alert_sync_pass_${name}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          const snapshot = source();
+          const measured = snapshot === undefined ? null : value(snapshot);
+          if (measured !== null) this.set(measured);
+        },
+      });
+    }
+  }
+
+  passStarted(progress: PassProgress): void {
+    this.progress = progress;
+    this.running = true;
+    this.passRunning.set(1);
+  }
+
+  passEnded(): void {
+    this.running = false;
+    this.passRunning.set(0);
   }
 
   /** API counters follow the client's running totals, so a scrape never misses a request. */

@@ -6,8 +6,9 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { SignInRequiredError, errorMessage } from '../errors.js';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
-import type { SyncPassResult } from '../sync/syncPass.js';
+import type { PassObserver, SyncPassResult } from '../sync/syncPass.js';
 import { firstFailure, runStreamPasses, type StreamPassesDependencies } from '../sync/streamPasses.js';
+import { progressFields, type PassProgress } from '../sync/passProgress.js';
 import { cursorAheadMs, describeSpan } from '../sync/clockRule.js';
 import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -24,6 +25,9 @@ export interface DaemonHealth {
   signedIn: boolean;
   lastSuccessAt: string | null;
   consecutiveFailures: number;
+  /** A pass is running; its progress below. */
+  passRunning: boolean;
+  progress?: Record<string, unknown>;
   reasons: string[];
 }
 
@@ -55,6 +59,8 @@ export class SyncDaemon {
    * without their permission, say) makes the worker unready like a failing pass does, after readyMaxAge.
    */
   private readonly streams = new Map<string, { lastSuccessMs: number | null; lastError: string | null }>();
+  /** The running pass's progress: readiness follows its window commits. */
+  private running: PassProgress | undefined;
   passes = 0;
 
   constructor(private readonly options: SyncDaemonOptions) {}
@@ -100,7 +106,7 @@ export class SyncDaemon {
   private async pass(): Promise<void> {
     this.passes += 1;
     try {
-      const outcomes = await runStreamPasses({ ...this.options, signal: this.abort.signal });
+      const outcomes = await runStreamPasses({ ...this.options, observer: this.observer(), signal: this.abort.signal });
       for (const { stream, result, error } of outcomes) {
         const state = this.streams.get(stream) ?? { lastSuccessMs: null, lastError: null };
         if (result) this.options.metrics.recordsWritten(result);
@@ -131,12 +137,48 @@ export class SyncDaemon {
     }
   }
 
+  /** The configured observer (metrics), and the daemon's own view of the running pass. */
+  private observer(): PassObserver {
+    const outer = this.options.observer;
+    // Forwarded one by one: the metrics are a class, whose methods a spread would not copy.
+    return {
+      clockSkew: (skewMs, beyond) => outer?.clockSkew?.(skewMs, beyond),
+      cursorRepaired: () => outer?.cursorRepaired?.(),
+      windowCommitted: (snapshot) => outer?.windowCommitted?.(snapshot),
+      passStarted: (progress) => {
+        this.running = progress;
+        outer?.passStarted?.(progress);
+      },
+      passEnded: (progress) => {
+        this.running = undefined;
+        outer?.passEnded?.(progress);
+      },
+    };
+  }
+
+  /**
+   * Ready: stored data is recent, by a successful pass or by a running one committing windows past its
+   * stored cursor, each within readyMaxAge. So a long first backfill is ready while it advances, and a pass
+   * that stops committing windows (a stuck request, a lock, throttling beyond the retries), or only reads
+   * its overlap again before failing, turns unready after readyMaxAge.
+   */
   health(nowMs = Date.now()): DaemonHealth {
     const reasons: string[] = [];
     const signedIn = this.signedOutAt === undefined;
     if (!signedIn) reasons.push('signed out: run "mde-alert-sync login"');
-    if (this.lastSuccessMs === null) reasons.push('no successful pass yet');
-    else if (nowMs - this.lastSuccessMs > this.settings.readyMaxAge) reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
+    const { readyMaxAge } = this.settings;
+    const snapshot = this.running?.snapshot();
+    // Since the running pass last read past its stored cursor (or since it began).
+    const sinceAdvanceMs = snapshot === undefined ? undefined : nowMs - (snapshot.lastAdvanceAtMs ?? nowMs - snapshot.elapsedMs);
+    const advancing = snapshot?.lastAdvanceAtMs != null && sinceAdvanceMs! <= readyMaxAge;
+    if (this.lastSuccessMs === null) {
+      if (!advancing) reasons.push('no successful pass yet');
+    } else if (nowMs - this.lastSuccessMs > readyMaxAge && !advancing) {
+      reasons.push(`last successful pass ${Math.round((nowMs - this.lastSuccessMs) / 1000)} s ago, more than readyMaxAge`);
+    }
+    if (sinceAdvanceMs !== undefined && sinceAdvanceMs > readyMaxAge) {
+      reasons.push(`the running pass: no window committed for ${Math.round(sinceAdvanceMs / 1000)} s past the cursor it started from, more than readyMaxAge`);
+    }
     if (this.stopping) reasons.push('shutting down');
     for (const [stream, { lastSuccessMs, lastError }] of this.streams) {
       if (lastError === null || (lastSuccessMs !== null && nowMs - lastSuccessMs <= this.settings.readyMaxAge)) continue;
@@ -149,6 +191,8 @@ export class SyncDaemon {
       signedIn,
       lastSuccessAt: this.lastSuccessMs === null ? null : new Date(this.lastSuccessMs).toISOString(),
       consecutiveFailures: this.consecutiveFailures,
+      passRunning: snapshot !== undefined,
+      ...(snapshot ? { progress: progressFields(snapshot, nowMs) } : {}),
       reasons,
     };
   }

@@ -108,8 +108,11 @@ export class AlertsApi {
   readonly hiddenFromGraph = new Set<string>();
   /** Alerts of other Defender XDR services, by id with their Graph serviceSource: only Graph serves them. */
   readonly graphOnlyServices = new Map<string, string>();
-  /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
-  beforeQuery: ((index: number) => void) | undefined;
+  /**
+   * Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan,
+   * or hold a pass mid-way (the answer waits for a promise it returns).
+   */
+  beforeQuery: ((index: number) => void | Promise<void>) | undefined;
   /** Called after each new version of an alert is stored: the tenant's incidents follow their alerts. */
   onPut: ((alert: SimAlert, visibleFromMs: number) => void) | undefined;
   /** Accepted calls of each API in the last hour: each service counts its own quota. */
@@ -329,7 +332,7 @@ export class AlertsApi {
       throw e;
     }
 
-    this.beforeQuery?.(this.queries++);
+    await this.beforeQuery?.(this.queries++);
     const visibleNow = this.nowMs();
     const presented = (s: StoredAlert) => (dialect === DEFENDER ? s.alert : this.present(dialect, s.alert, true));
     const matching = this.candidates(filter?.lastUpdateTime ?? {}).filter((s) => s.visibleFromMs <= visibleNow && this.serves(dialect, s.alert.id) && (!filter || filter.matches(presented(s))));

@@ -1,11 +1,11 @@
 // The store as the sync engine sees it: open (and migrate), then commit each fully read window's rows and
 // the cursor that covers them in one transaction, so a crash at any point resumes exactly where it stopped.
 import { UserFacingError } from '../errors.js';
-import { formatInstant, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, type Instant } from '../instants.js';
 import { cursorStore, type CursorStore } from './cursorStore.js';
 import { openDatabase, storeError, type Db } from './database.js';
 import { migrate } from './migrate.js';
-import { syncRuns, type RunProgress, type SyncRuns } from './syncRuns.js';
+import { syncRuns, type RunProgress, type RunSpan, type SyncRuns } from './syncRuns.js';
 import type { AlertSource } from '../config/settings.js';
 import { prepareUpsertAlerts, type AlertUpserter, type UpsertCounts } from './upsertAlerts.js';
 import { prepareUpsertIncidents, type IncidentUpserter } from './upsertIncidents.js';
@@ -25,6 +25,8 @@ export interface WindowCommit {
   /** New cursor position (moved forward only), or null to leave it. */
   cursor: Instant | null;
   progress: RunProgress;
+  /** How far the pass has read, for `status` while it runs. */
+  span?: RunSpan;
   /** The API the alerts came from (default defender). */
   source?: AlertSource;
   /** The kind of record the window holds (default alerts): each kind has its own tables. */
@@ -91,7 +93,7 @@ export class AlertStore {
           ? this.upsertIncidents(commit.alerts, { runId: commit.runId, now })
           : this.upsert(commit.alerts, { runId: commit.runId, now, ...(commit.source ? { source: commit.source } : {}) });
       const cursor = commit.cursor === null ? this.cursors.get(commit.stream) : this.cursors.advance(commit.stream, commit.cursor, commit.runId, now);
-      this.runs.addCounts(commit.runId, counts, commit.progress, cursor === undefined ? null : formatInstant(cursor));
+      this.runs.addCounts(commit.runId, counts, commit.progress, cursor === undefined ? null : formatInstant(cursor), formatInstant(instantFromMs(Date.now())), commit.span);
       return { ...counts, cursor };
     });
   }

@@ -12,6 +12,15 @@ export interface RunProgress {
   throttled: number;
 }
 
+/** Where a running pass has got to (migration 012): instants in canonical text. */
+export interface RunSpan {
+  spanFrom: string;
+  spanTo: string;
+  readThrough: string;
+  /** When the pass is expected to end, at the pace of its last windows. */
+  expectedEndAt: string | null;
+}
+
 export interface SyncRunRecord {
   id: number;
   source: string;
@@ -37,6 +46,12 @@ export interface SyncRunRecord {
   entity?: string;
   clock_skew_ms: number | null;
   note: string | null;
+  /** Absent in a database older than migration 012 (status does not migrate). */
+  span_from?: string | null;
+  span_to?: string | null;
+  read_through?: string | null;
+  last_window_at?: string | null;
+  expected_end_at?: string | null;
 }
 
 export function syncRuns(db: Db) {
@@ -47,7 +62,9 @@ export function syncRuns(db: Db) {
     `UPDATE sync_runs SET alerts_received = alerts_received + @received, alerts_inserted = alerts_inserted + @inserted,
        alerts_updated = alerts_updated + @updated, alerts_unchanged = alerts_unchanged + @unchanged,
        alerts_stale = alerts_stale + @stale, alerts_rejected = alerts_rejected + @rejected,
-       windows = @windows, requests = @requests, retries = @retries, throttled = @throttled, cursor_after = @cursor
+       windows = @windows, requests = @requests, retries = @retries, throttled = @throttled, cursor_after = @cursor,
+       span_from = coalesce(@spanFrom, span_from), span_to = coalesce(@spanTo, span_to),
+       read_through = coalesce(@readThrough, read_through), last_window_at = @now, expected_end_at = @expectedEndAt
      WHERE id = @id`,
   );
   const finish = db.prepare(
@@ -96,8 +113,8 @@ export function syncRuns(db: Db) {
       const candidates = [row.cursor_after, row.cursor_before].filter((c): c is string => c !== null && c <= limit).sort();
       return { cursor: candidates.at(-1)!, endedAt: row.finished_at ?? row.started_at };
     },
-    addCounts(id: number, counts: UpsertCounts, progress: RunProgress, cursor: string | null): void {
-      addCounts.run({ id, ...counts, ...progress, cursor });
+    addCounts(id: number, counts: UpsertCounts, progress: RunProgress, cursor: string | null, now: string, span?: RunSpan): void {
+      addCounts.run({ id, ...counts, ...progress, cursor, now, spanFrom: span?.spanFrom ?? null, spanTo: span?.spanTo ?? null, readThrough: span?.readThrough ?? null, expectedEndAt: span?.expectedEndAt ?? null });
     },
     finish(id: number, now: string, outcome: RunOutcome, progress: RunProgress, error: string | null): void {
       finish.run({ id, now, outcome, error, ...progress });

@@ -16,6 +16,7 @@ import { apiWindowSource } from './apiWindowSource.js';
 import { cursorBound, describeSkew, toleranceText } from './clockRule.js';
 import { repairFutureCursor } from './futureCursor.js';
 import type { RecordEntity } from '../recordEntity.js';
+import { logProgressEvery, PassProgress, type ProgressSnapshot } from './passProgress.js';
 
 export interface SyncPassResult {
   runId: number;
@@ -31,8 +32,14 @@ export interface SyncPassResult {
   durationMs: number;
 }
 
-/** What a pass tells the worker's metrics about the clocks. */
+/** What a pass tells the worker's metrics (and the terminal bar) about the clocks and its progress. */
 export interface PassObserver {
+  /** A pass began: its progress, which may be read at any time until it ends. */
+  passStarted?(progress: PassProgress): void;
+  /** A window was committed. */
+  windowCommitted?(snapshot: ProgressSnapshot): void;
+  /** The pass ended, whatever its outcome. */
+  passEnded?(progress: PassProgress): void;
   /** The API's clock minus this machine's at the first answer; beyond clockSkewTolerance or not. */
   clockSkew?(skewMs: number, beyondTolerance: boolean): void;
   /** A cursor ahead of the clock was moved back at the start of the pass. */
@@ -48,6 +55,8 @@ export interface SyncPassDependencies {
   /** Aborting it ends the pass between windows (or its in-flight request); the run is recorded 'interrupted'. */
   signal?: AbortSignal;
   observer?: PassObserver;
+  /** Progress lines in the log every progressInterval (default true; the terminal bar replaces them). */
+  logProgress?: boolean;
 }
 
 const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
@@ -65,7 +74,7 @@ function reportClockSkew({ settings, logger, observer }: Pick<SyncPassDependenci
   }
 }
 
-export async function runSyncPass({ settings, store, client, tokens, logger, signal, observer }: SyncPassDependencies): Promise<SyncPassResult> {
+export async function runSyncPass({ settings, store, client, tokens, logger, signal, observer, logProgress = true }: SyncPassDependencies): Promise<SyncPassResult> {
   const startedMs = Date.now();
   const { profile } = client;
   const stream = profile.streamName(settings);
@@ -100,6 +109,16 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     retries: client.stats.retries - statsBefore.retries,
     throttled: client.stats.throttled - statsBefore.throttled,
   });
+  const progress = new PassProgress(runId, from, startedMs, () => {
+    const { windows: read, requests } = passProgress();
+    return { windows: read, requests };
+  }, cursorBefore);
+  observer?.passStarted?.(progress);
+  const stopProgressLog = logProgress ? logProgressEvery(settings.progressInterval, progress, logger) : () => {};
+  const endProgress = () => {
+    stopProgressLog();
+    observer?.passEnded?.(progress);
+  };
   let username: string | null = null;
   let tokenExpiresOn: Date | null = null;
   let clockSkewMs: number | undefined;
@@ -131,9 +150,12 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
       // late are read again; checked against the local clock again at each commit.
       commit: async (alerts, windowTo, horizon) => {
-        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress() }), { signal, onWait });
+        const planned = progress.plan(windowTo, horizon);
+        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress(), span: planned.span }), { signal, onWait });
         for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
         cursorAfter = result.cursor;
+        progress.windowCommitted(planned, result.received);
+        observer?.windowCommitted?.(progress.snapshot());
       },
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
       onServerClock: (server, local) => {
@@ -142,6 +164,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       },
     });
   } catch (error) {
+    endProgress();
     const outcome = signal?.aborted ? 'interrupted' : 'failed';
     try {
       const record = () => store.write(() => finish(outcome, signal?.aborted ? 'stopped by a shutdown request' : errorMessage(error)));
@@ -156,7 +179,11 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     else logger.error({ ...summary, reason: errorMessage(error) }, 'sync pass failed');
     throw error;
   }
-  await write(() => finish('success', null));
+  try {
+    await write(() => finish('success', null));
+  } finally {
+    endProgress();
+  }
   const result: SyncPassResult = {
     runId,
     stream,
