@@ -9,6 +9,7 @@ import { sendJson, type IdentityProvider } from './identityProvider.js';
 import { parseInstant } from '../instants.js';
 import { DEFENDER_FILTER, GRAPH_FILTER, ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
 import { toGraphAlert } from './graphAlert.js';
+import { showcaseAlerts } from './showcaseAlerts.js';
 
 export type ApiFault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
@@ -151,6 +152,8 @@ export class AlertsApi {
   readonly hiddenFromGraph = new Set<string>();
   /** Alerts of other Defender XDR services, by id with their Graph serviceSource: only Graph serves them. */
   readonly graphOnlyServices = new Map<string, string>();
+  /** Alerts that random churn (`updateAlerts(count)`) leaves alone: the showcase the README's queries find. */
+  readonly pinned = new Set<string>();
   /** Called before each alerts query is answered, with its 0-based number: lets tests change alerts mid-scan. */
   beforeQuery: ((index: number) => void) | undefined;
   /** Accepted calls of each API in the last hour: each service counts its own quota. */
@@ -202,6 +205,16 @@ export class AlertsApi {
     return created;
   }
 
+  /** The known alerts of the README's examples (showcaseAlerts.ts), kept as they are by random churn. */
+  seedShowcase(): SimAlert[] {
+    const alerts = showcaseAlerts(this.factory, this.nowMs());
+    for (const alert of alerts) {
+      this.put(alert, 0);
+      this.pinned.add(alert.id);
+    }
+    return alerts;
+  }
+
   /**
    * New alerts now. `indexedAfterMs` makes them visible only later, and `unindexed` only once `index()` is
    * called, while their timestamps stay in the past: late indexing as Microsoft's pipeline does it.
@@ -248,7 +261,7 @@ export class AlertsApi {
   /** Analysts work on alerts: each changed one gets a new lastUpdateTime and moves in the server's order. */
   updateAlerts(selection: number | string[]): SimAlert[] {
     const visible = this.truth();
-    const ids = typeof selection === 'number' ? pickSome(visible.map((a) => a.id), selection, this.random) : selection;
+    const ids = typeof selection === 'number' ? pickSome(visible.map((a) => a.id).filter((id) => !this.pinned.has(id)), selection, this.random) : selection;
     const changed: SimAlert[] = [];
     for (const id of ids) {
       const stored = this.alerts.get(id);

@@ -20,6 +20,8 @@ export interface SimulatorOptions {
   /** Alerts already in the tenant when the simulator starts. */
   initialAlerts?: number;
   initialAlertDays?: number;
+  /** Adds the known alerts the README's example queries find (showcaseAlerts.ts). */
+  showcaseAlerts?: boolean;
 }
 
 export interface Simulator {
@@ -74,6 +76,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...options.api,
   });
   if (options.initialAlerts) api.seed(options.initialAlerts, options.initialAlertDays ?? 30);
+  if (options.showcaseAlerts) api.seedShowcase();
 
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', baseUrl);
