@@ -8,7 +8,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { SHOWCASE } from '../src/simulator/showcaseAlerts.js';
-import { bedsFor, openDb, REPO_ROOT, runProcess, CLI, signedIn, tempDir } from './support/harness.js';
+import { bedsFor, openDb, REPO_ROOT, runProcess, CLI, signedIn, SOURCES, tempDir } from './support/harness.js';
 
 const GRAFANA = path.join(REPO_ROOT, 'reporting', 'grafana');
 const DASHBOARD = path.join(GRAFANA, 'dashboards', 'mde-alert-sync.json');
@@ -179,6 +179,42 @@ for (const { name, build } of databases) {
       } finally {
         db.close();
       }
+    });
+  });
+}
+
+interface AlertRule { title: string; noDataState: string; data: { refId: string; datasourceUid: string; model: { queryText?: string; type?: string; conditions?: { evaluator: { type: string; params: number[] } }[] } }[] }
+
+/** The value of a rule's query and whether its threshold fires on it, as Grafana evaluates the shipped rule. */
+function evaluateRule(dbPath: string, title: string): { value: number | undefined; fires: boolean } {
+  const file = readYaml(ALERT_RULES) as { groups: { rules: AlertRule[] }[] };
+  const rule = file.groups.flatMap((group) => group.rules).find((r) => r.title === title)!;
+  const query = rule.data.find((step) => step.datasourceUid !== '__expr__')!;
+  const threshold = rule.data.find((step) => step.model.type === 'threshold')!.model.conditions![0]!.evaluator;
+  assert.equal(threshold.type, 'gt');
+  const db = openDb(dbPath);
+  try {
+    const row = db.prepare(grafanaSql(query.model.queryText!, Date.now() - 600_000, Date.now())).get() as Record<string, number> | undefined;
+    const value = row ? Object.values(row)[0] : undefined;
+    return { value, fires: value === undefined ? rule.noDataState === 'Alerting' : value > threshold.params[0]! };
+  } finally {
+    db.close();
+  }
+}
+
+for (const source of SOURCES) {
+  describe(`the sample alert rules (source ${source})`, () => {
+    it('the stall rule fires with no cursor or one moved back two days and is quiet after a sync; the high-severity rule fires on an old alert stored just now', async () => {
+      const bed = await bedsFor(source)({ initialAlerts: 20, showcaseAlerts: true });
+      assert.equal((await bed.cli(['migrate'])).code, 0);
+      assert.equal(evaluateRule(bed.dbPath, 'mde-alert-sync is not keeping up').fires, true, 'a database that never synced is not healthy');
+      await signedIn(bed);
+      assert.equal((await bed.cli(['sync'])).code, 0);
+      assert.equal(evaluateRule(bed.dbPath, 'mde-alert-sync is not keeping up').fires, false);
+      assert.equal(evaluateRule(bed.dbPath, 'New high-severity Defender alerts').fires, true, 'the showcase alert was stored just now');
+      assert.equal((await bed.cli(['resync', '--since', '2d'])).code, 0);
+      const stalled = evaluateRule(bed.dbPath, 'mde-alert-sync is not keeping up');
+      assert.ok(stalled.fires && stalled.value! >= 2 * 86_400 - 60, `a cursor two days back is ${stalled.value} s old`);
     });
   });
 }
