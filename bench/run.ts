@@ -27,7 +27,15 @@ import { incidentViewFigures } from './incidentViews.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI_DEFAULT = path.join(ROOT, 'dist', 'cli.js');
-const VIEWS = ['open_alerts_by_severity', 'alerts_per_day', 'alert_time_to_resolve', 'time_to_resolve_by_severity'];
+// Each reporting view as it is read: the aggregate ones whole; the row-level ones of migration 008 as the
+// dashboard reads them (newest 100 rows, or a 30-day range), since reading them whole is bound by the rows.
+const VIEWS: { view: string; sql: string }[] = [
+  ...['open_alerts_by_severity', 'alerts_per_day', 'alert_time_to_resolve', 'time_to_resolve_by_severity', 'alerts_per_day_series', 'sync_cursor_age', 'new_high_severity_alerts']
+    .map((view) => ({ view, sql: `SELECT * FROM ${view}` })),
+  { view: 'alert_time_to_resolve_series (30 days)', sql: "SELECT * FROM alert_time_to_resolve_series WHERE resolved_epoch >= CAST(strftime('%s', 'now', '-30 days') AS INTEGER)" },
+  { view: 'recent_alert_changes (newest 100)', sql: 'SELECT * FROM recent_alert_changes LIMIT 100' },
+  { view: 'sync_run_history (newest 100)', sql: 'SELECT * FROM sync_run_history LIMIT 100' },
+];
 
 // The worker runs with the malloc tuning of the container image (MALLOC_* in its ENV), as deployed.
 const IMAGE_MALLOC_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
@@ -157,8 +165,8 @@ async function stopTenant(tenant: Tenant, keepDatabase = false): Promise<void> {
 function viewTimes(dbPath: string): { view: string; medianMs: number; rows: number }[] {
   const db = new Database(dbPath, { readonly: true });
   try {
-    return VIEWS.map((view) => {
-      const statement = db.prepare(`SELECT * FROM ${view}`);
+    return VIEWS.map(({ view, sql }) => {
+      const statement = db.prepare(sql);
       let rows = statement.all().length; // warm the page cache, as a dashboard that refreshes would
       const times: number[] = [];
       for (let i = 0; i < 7; i += 1) {
@@ -243,7 +251,7 @@ async function main(): Promise<void> {
     print();
     const total = counts(largest.dbPath).alerts;
     print(`Reporting views over ${total} stored alerts (median of 7, warm cache)`);
-    for (const { view, medianMs, rows } of viewTimes(largest.dbPath)) print(`  ${view.padEnd(30)} ${medianMs.toFixed(1).padStart(8)} ms  (${rows} rows; target < 100 ms: ${verdict(medianMs < 100)})`);
+    for (const { view, medianMs, rows } of viewTimes(largest.dbPath)) print(`  ${view.padEnd(40)} ${medianMs.toFixed(1).padStart(8)} ms  (${rows} rows; target < 100 ms: ${verdict(medianMs < 100)})`);
     rmSync(largest.dir, { recursive: true, force: true });
   }
   print();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { startSimulator, type Simulator } from '../src/simulator/simulator.js';
+import { SHOWCASE } from '../src/simulator/showcaseAlerts.js';
 
 let sim: Simulator;
 let agent: Agent;
@@ -142,6 +143,24 @@ describe('simulated Microsoft Graph alerts_v2 and the retired Defender API', () 
       assert.equal(notFound.body!.error.message, 'This API has been retired.');
     } finally {
       graphSim.api.retiredDefenderApi = undefined;
+    }
+  });
+});
+
+describe('showcase alerts', () => {
+  it('serves the known alerts of the README examples, and random churn leaves them as they are', async () => {
+    const showcase = await startSimulator({ initialAlerts: 5, showcaseAlerts: true });
+    try {
+      const before = showcase.api.truth().filter((alert) => showcase.api.pinned.has(alert.id));
+      assert.deepEqual(before.map((alert) => alert.id).sort(), [SHOWCASE.alertId, SHOWCASE.resolvedAlertId].sort());
+      const open = before.find((alert) => alert.id === SHOWCASE.alertId)!;
+      assert.deepEqual([open.severity, open.status], ['High', 'New']);
+      for (const alert of before) assert.ok((alert.evidence as { sha256: unknown }[]).some((item) => item.sha256 === SHOWCASE.sha256));
+      const changed = showcase.api.updateAlerts(100);
+      assert.equal(changed.length, 5, 'every other alert was changed');
+      assert.deepEqual(showcase.api.truth().filter((alert) => showcase.api.pinned.has(alert.id)), before);
+    } finally {
+      await showcase.close();
     }
   });
 });

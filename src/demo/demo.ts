@@ -28,7 +28,7 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
   const tokenCacheKey = randomBytes(32).toString('base64');
   // Before anything starts: a directory the demo did not make is refused with nothing touched.
   const files = prepareDemoDirectory(path.resolve(options.directory), tokenCacheKey);
-  const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000, grantIncidentPermission: true });
+  const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000, grantIncidentPermission: true, showcaseAlerts: true });
   print(`Simulator (Entra ID + Microsoft Graph security alerts_v2) listening at ${simulator.url}`);
   // The demo ignores MDE_ALERT_SYNC_* variables and config files: it must not touch a real tenant's setup.
   const settings = loadSettings({

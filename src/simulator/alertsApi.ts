@@ -11,6 +11,7 @@ import { DEFENDER_FILTER, GRAPH_FILTER, ODataFilterError, parseFilter, type Inst
 import { toGraphAlert } from './graphAlert.js';
 import { byAt, inRange, orderByComparator, pickSome } from './recordOrder.js';
 import { ANSWER_FAULTS, applyFault, graphNextLink, ORDER_BY_REFUSED, readSkipToken, requestRecord, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
+import { showcaseAlerts } from './showcaseAlerts.js';
 
 export type { ApiFault, ApiRequestRecord, OrderByHandling } from './apiAnswers.js';
 
@@ -115,6 +116,8 @@ export class AlertsApi {
   beforeQuery: ((index: number) => void | Promise<void>) | undefined;
   /** Called after each new version of an alert is stored: the tenant's incidents follow their alerts. */
   onPut: ((alert: SimAlert, visibleFromMs: number) => void) | undefined;
+  /** Alerts that random churn (`updateAlerts(count)`) leaves alone: the showcase the README's queries find. */
+  readonly pinned = new Set<string>();
   /** Accepted calls of each API in the last hour: each service counts its own quota. */
   private readonly callTimes: Record<ApiDialect['name'], number[]> = { defender: [], graph: [] };
   /** The alerts sorted by lastUpdateTime, rebuilt after changes: large tenants (benchmarks) answer fast. */
@@ -165,6 +168,16 @@ export class AlertsApi {
     return created;
   }
 
+  /** The known alerts of the README's examples (showcaseAlerts.ts), kept as they are by random churn. */
+  seedShowcase(): SimAlert[] {
+    const alerts = showcaseAlerts(this.factory, this.nowMs());
+    for (const alert of alerts) {
+      this.put(alert, 0);
+      this.pinned.add(alert.id);
+    }
+    return alerts;
+  }
+
   /**
    * New alerts now. `indexedAfterMs` makes them visible only later, and `unindexed` only once `index()` is
    * called, while their timestamps stay in the past: late indexing as Microsoft's pipeline does it.
@@ -212,7 +225,7 @@ export class AlertsApi {
   /** Analysts work on alerts: each changed one gets a new lastUpdateTime and moves in the server's order. */
   updateAlerts(selection: number | string[]): SimAlert[] {
     const visible = this.truth();
-    const ids = typeof selection === 'number' ? pickSome(visible.map((a) => a.id), selection, this.random) : selection;
+    const ids = typeof selection === 'number' ? pickSome(visible.map((a) => a.id).filter((id) => !this.pinned.has(id)), selection, this.random) : selection;
     const changed: SimAlert[] = [];
     for (const id of ids) {
       const stored = this.alerts.get(id);

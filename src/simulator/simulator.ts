@@ -28,6 +28,8 @@ export interface SimulatorOptions {
    * the alert tests carry what they carried before incidents existed).
    */
   grantIncidentPermission?: boolean;
+  /** Adds the known alerts the README's example queries find (showcaseAlerts.ts). */
+  showcaseAlerts?: boolean;
 }
 
 export interface Simulator {
@@ -91,6 +93,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   const incidents = new IncidentsApi(identity, api, new IncidentFactory(incidentRandom, SIMULATOR_TENANT_ID), incidentRandom, nowMs, { callsPerMinute: 150, ...options.incidents });
   if (options.initialAlerts) api.seed(options.initialAlerts, options.initialAlertDays ?? 30);
+  if (options.showcaseAlerts) api.seedShowcase();
   const initialMerges = Math.floor((options.incidents?.initialMergedShare ?? 0) * incidents.incidents.size);
   if (initialMerges > 0) incidents.mergeIncidents(initialMerges);
 
