@@ -1,0 +1,78 @@
+// A reporting user who may read the database but not write it or its folder (Grafana's container, a pandas
+// user) opens it with the sqlite3 shell, Python's mode=ro and `status`, whether the worker runs, was stopped
+// by SIGTERM, or was killed; for either source. The reader is another unix user (setpriv), as in production.
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { bedsFor, CLI, count, runProcess, signedIn, SOURCES, startWorker, waitFor, type AlertSource, type TestBed } from './support/harness.js';
+
+/** nobody:nogroup, with no supplementary groups: only the "other" permission bits apply to it. */
+const READER = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const PATH = '/usr/local/bin:/usr/bin:/bin';
+
+function asReader(command: string, args: string[], env: Record<string, string> = { PATH }) {
+  return runProcess('setpriv', [...READER, command, ...args], env, '/').done;
+}
+
+const served = (b: TestBed) => b.sim.api.truth().filter((alert) => b.serves(alert)).length;
+
+/** The folder and the file readable by everyone, writable only by the worker's user (root here). */
+function readableByOthers(b: TestBed): void {
+  chmodSync(b.dir, 0o755);
+  chmodSync(b.dbPath, 0o644);
+}
+
+async function assertReadable(b: TestBed, state: string, expected: number): Promise<void> {
+  const query = 'SELECT count(*) FROM alerts';
+  const shell = await asReader('sqlite3', [b.dbPath, query]);
+  assert.equal(shell.code, 0, `sqlite3 as a read-only user, worker ${state}: ${shell.stderr}`);
+  assert.equal(shell.stdout.trim(), String(expected), `sqlite3, worker ${state}`);
+  const script = `import sqlite3, sys\nc = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\nprint(c.execute(sys.argv[2]).fetchone()[0])`;
+  const python = await asReader(PYTHON, ['-c', script, b.dbPath, query]);
+  assert.equal(python.code, 0, `python mode=ro as a read-only user, worker ${state}: ${python.stderr}`);
+  assert.equal(python.stdout.trim(), String(expected), `python, worker ${state}`);
+  const status = await asReader(process.execPath, [CLI, 'status', '--json'], { ...b.env, PATH });
+  assert.equal(status.code, 0, `status as a read-only user, worker ${state}: ${status.stderr}`);
+  assert.equal((JSON.parse(status.stdout) as { store: { alerts: number } }).store.alerts, expected, `status, worker ${state}`);
+}
+
+for (const source of SOURCES) readers(source);
+
+function readers(source: AlertSource): void {
+  const bedWith = bedsFor(source);
+
+  describe(`read-only readers (source ${source})`, () => {
+    it('read the database as another unix user while the worker runs, after SIGTERM and after SIGKILL', async () => {
+      const b = await bedWith({ initialAlerts: 60 }, { MDE_ALERT_SYNC_SCHEDULE: '* * * * * *' });
+      await signedIn(b);
+      assert.equal((await b.cli(['migrate'])).code, 0);
+      readableByOthers(b);
+      const write = await asReader('touch', [`${b.dbPath}.probe`]);
+      assert.notEqual(write.code, 0, 'the reader must not be able to write the folder');
+
+      const first = await startWorker(b);
+      await waitFor('the first pass', () => count(b.dbPath, 'SELECT count(*) FROM alerts') === served(b));
+      await assertReadable(b, 'running', served(b));
+
+      first.worker.child.kill('SIGTERM');
+      assert.equal((await first.worker.done).code, 0);
+      await assertReadable(b, 'stopped by SIGTERM', served(b));
+
+      b.sim.api.createAlerts(4);
+      const second = await startWorker(b);
+      await waitFor('the new alerts', () => count(b.dbPath, 'SELECT count(*) FROM alerts') === served(b));
+      second.worker.child.kill('SIGKILL');
+      await second.worker.done;
+      await assertReadable(b, 'killed', served(b));
+
+      // And the worker starts again from what the readers saw, and stops cleanly once more.
+      b.sim.api.createAlerts(2);
+      const third = await startWorker(b);
+      await waitFor('the alerts after the kill', () => count(b.dbPath, 'SELECT count(*) FROM alerts') === served(b));
+      third.worker.child.kill('SIGTERM');
+      assert.equal((await third.worker.done).code, 0);
+      await assertReadable(b, 'stopped by SIGTERM after a kill', served(b));
+    });
+  });
+}
