@@ -2,7 +2,9 @@
 // user) opens it with the sqlite3 shell, Python's mode=ro and `status`, whether the worker runs, was stopped
 // by SIGTERM, or was killed; for either source. The reader is another unix user (setpriv), as in production.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { bedsFor, CLI, count, runProcess, signedIn, SOURCES, startWorker, waitFor, type AlertSource, type TestBed } from './support/harness.js';
 
@@ -35,6 +37,33 @@ async function assertReadable(b: TestBed, state: string, expected: number): Prom
   const status = await asReader(process.execPath, [CLI, 'status', '--json'], { ...b.env, PATH });
   assert.equal(status.code, 0, `status as a read-only user, worker ${state}: ${status.stderr}`);
   assert.equal((JSON.parse(status.stdout) as { store: { alerts: number } }).store.alerts, expected, `status, worker ${state}`);
+}
+
+/**
+ * A reader that keeps its connection open, as Grafana's data source pools it: each line on its stdin runs the
+ * query again on the same connection and prints the count (or the error).
+ */
+function heldReader(dbPath: string) {
+  const script = [
+    'import sqlite3, sys',
+    "c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)",
+    'for line in sys.stdin:',
+    '    try: print(c.execute(\'SELECT count(*) FROM alerts\').fetchone()[0], flush=True)',
+    "    except Exception as e: print('error', e, flush=True)",
+  ].join('\n');
+  const child = spawn('setpriv', [...READER, PYTHON, '-c', script, dbPath], { env: { PATH }, cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    async count(): Promise<string> {
+      child.stdin!.write('\n');
+      return String((await lines.next()).value);
+    },
+    async close(): Promise<void> {
+      const exited = new Promise((resolve) => child.once('close', resolve));
+      child.stdin!.end();
+      await exited;
+    },
+  };
 }
 
 for (const source of SOURCES) readers(source);
@@ -73,6 +102,34 @@ function readers(source: AlertSource): void {
       third.worker.child.kill('SIGTERM');
       assert.equal((await third.worker.done).code, 0);
       await assertReadable(b, 'stopped by SIGTERM after a kill', served(b));
+    });
+
+    it('a reader that keeps its connection open across a clean stop and the next start goes on reading', async () => {
+      const b = await bedWith({ initialAlerts: 40 }, { MDE_ALERT_SYNC_SCHEDULE: '* * * * * *' });
+      await signedIn(b);
+      assert.equal((await b.cli(['migrate'])).code, 0);
+      readableByOthers(b);
+      const first = await startWorker(b);
+      await waitFor('the first pass', () => count(b.dbPath, 'SELECT count(*) FROM alerts') === served(b));
+      const reader = heldReader(b.dbPath);
+      try {
+        assert.equal(await reader.count(), String(served(b)));
+        first.worker.child.kill('SIGTERM');
+        assert.equal((await first.worker.done).code, 0);
+        // The held connection kept -wal and -shm: it and a new reader both still read.
+        assert.equal(await reader.count(), String(served(b)), 'the held reader after SIGTERM');
+        await assertReadable(b, 'stopped while a reader holds the file', served(b));
+        b.sim.api.createAlerts(3);
+        const second = await startWorker(b);
+        await waitFor('the new alerts', () => count(b.dbPath, 'SELECT count(*) FROM alerts') === served(b));
+        assert.equal(await reader.count(), String(served(b)), 'the held reader sees the next worker\'s alerts');
+        second.worker.child.kill('SIGTERM');
+        assert.equal((await second.worker.done).code, 0);
+      } finally {
+        await reader.close();
+      }
+      // The reader was the last to close, and could not tidy up: the files stay, and stay readable.
+      await assertReadable(b, 'stopped, after the held reader let go', served(b));
     });
   });
 }
