@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import { describe, it } from 'node:test';
-import { bedsFor, CLI, count, runProcess, signedIn, SOURCES, startWorker, waitFor, type AlertSource, type TestBed } from './support/harness.js';
+import { bedsFor, CLI, count, createTestBed, runProcess, signedIn, SOURCES, startWorker, waitFor, type AlertSource, type TestBed } from './support/harness.js';
 
 /** nobody:nogroup, with no supplementary groups: only the "other" permission bits apply to it. */
 const READER = ['--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -133,3 +134,22 @@ function readers(source: AlertSource): void {
     });
   });
 }
+
+describe('a reader in the middle of a transaction while no worker runs', () => {
+  it('keeps the next writer from switching the file back to WAL mode: after 10 s exit 5 saying what to do, nothing changed', async () => {
+    const b = await createTestBed({ initialAlerts: 10 });
+    await signedIn(b);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const reader = new Database(b.dbPath, { readonly: true, fileMustExist: true });
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM alerts').get();
+    const blocked = await b.cli(['sync']);
+    reader.exec('COMMIT');
+    reader.close();
+    assert.equal(blocked.code, 5, blocked.stderr);
+    assert.match(blocked.stderr, /another program has been reading it for 10 s in rollback mode \(the mode it is left in while no worker runs, so that read-only users can open it\), so it cannot be switched to WAL mode: end that program's transaction, then start again; nothing was changed/);
+    assert.doesNotMatch(blocked.stderr, /unexpected error|\n\s+at /);
+    assert.equal(count(b.dbPath, 'SELECT count(*) FROM sync_runs'), 1, 'no run was started');
+    assert.equal((await b.cli(['sync'])).code, 0);
+  });
+});
