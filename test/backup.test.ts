@@ -1,13 +1,27 @@
 // `backup <destination>`: a consistent standalone copy of the live database while a worker writes it, written
 // atomically, in rollback-journal mode, passing integrity_check; bad destinations refused with exit 2.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { assertStoreEqualsTruth, bedsFor, count, createTestBed, openDb, signedIn, SOURCES, startWorker, waitFor, type AlertSource } from './support/harness.js';
+import { assertStoreEqualsTruth, bedsFor, CLI, count, createTestBed, openDb, runProcess, signedIn, SOURCES, startWorker, waitFor, type AlertSource } from './support/harness.js';
 
 const NO_STACK = /\n\s+at /;
+
+const mounts: string[] = [];
+after(() => {
+  for (const mount of mounts) execFileSync('umount', ['-l', mount]);
+});
+
+/** A real filesystem too small for the copy (tmpfs: the tests run as root, as storage.test.ts does). */
+function smallFilesystem(dir: string, kilobytes: number): string {
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kilobytes}k`, 'tmpfs', dir], { stdio: 'pipe' });
+  mounts.push(dir);
+  return dir;
+}
 
 function idsIn(file: string): Set<string> {
   const db = openDb(file);
@@ -68,8 +82,8 @@ function backupWhileWriting(source: AlertSource): void {
 }
 
 describe('backup destinations', () => {
-  it('refuses to overwrite without --force, a missing folder, a directory and the database itself (exit 2); no database is exit 5', async () => {
-    const b = await createTestBed({ initialAlerts: 30 });
+  it('refuses to overwrite without --force, a missing or unwritable folder, a directory and the database itself (exit 2); no database or a full disk is exit 5, nothing left behind', async () => {
+    const b = await createTestBed({ initialAlerts: 300 });
     await signedIn(b);
     const none = await b.cli(['backup', path.join(b.dir, 'copy.db')]);
     assert.equal(none.code, 5, none.stderr);
@@ -84,6 +98,7 @@ describe('backup destinations', () => {
       ['a directory', b.dir, /is a directory: give the name of the file to write, such as .*alerts-backup\.db/],
       ['the database itself', b.dbPath, /is the database itself: give another file name/],
       ['its WAL', `${b.dbPath}-wal`, /is the database's own -wal file: give another file name/],
+      ['a file as its folder', path.join(existing, 'copy.db'), /existing\.db is not a folder; nothing was written/],
     ] as const) {
       const result = await b.cli(['backup', destination]);
       assert.equal(result.code, 2, `${name}: ${result.stderr}`);
@@ -93,10 +108,24 @@ describe('backup destinations', () => {
     }
     assert.equal(readFileSync(existing, 'utf8'), 'an earlier report', 'the existing file is untouched');
 
+    // A user who may read the database but not write the folder (nobody; the tests run as root).
+    chmodSync(b.dir, 0o755);
+    chmodSync(b.dbPath, 0o644);
+    const reader = await runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'backup', path.join(b.dir, 'copy.db')], b.env, '/').done;
+    assert.equal(reader.code, 2, reader.stderr);
+    assert.match(reader.stderr, /the folder .* is not writable for this user; nothing was written/);
+
+    const full = smallFilesystem(path.join(b.dir, 'small'), Math.floor(statSync(b.dbPath).size / 2048));
+    const noSpace = await b.cli(['backup', path.join(full, 'copy.db')]);
+    assert.equal(noSpace.code, 5, noSpace.stderr);
+    assert.match(noSpace.stderr, /Backup to .*copy\.db failed, nothing was written there and the database is unchanged: .*the disk is full/);
+    assert.doesNotMatch(noSpace.stderr, NO_STACK);
+    assert.deepEqual(readdirSync(full), [], 'the partial copy is removed');
+
     const forced = await b.cli(['backup', '--force', existing]);
     assert.equal(forced.code, 0, forced.stderr);
     assertStandalone(existing);
-    assert.equal(count(existing, 'SELECT count(*) FROM alerts'), 30);
+    assert.equal(count(existing, 'SELECT count(*) FROM alerts'), 300);
     assert.deepEqual(readdirSync(b.dir).filter((name) => name.includes('existing') && name !== 'existing.db'), [], 'no temporary file left');
   });
 });
