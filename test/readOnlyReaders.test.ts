@@ -147,7 +147,7 @@ describe('a reader in the middle of a transaction while no worker runs', () => {
     reader.exec('COMMIT');
     reader.close();
     assert.equal(blocked.code, 5, blocked.stderr);
-    assert.match(blocked.stderr, /another program has been reading it for 10 s in rollback mode \(the mode it is left in while no worker runs, so that read-only users can open it\), so it cannot be switched to WAL mode: end that program's transaction, then start again; nothing was changed/);
+    assert.match(blocked.stderr, /a reader has been inside one transaction for 10 s: while no worker runs the file is in rollback-journal mode, so that read-only users can open it, and it cannot be switched back to WAL mode until that transaction ends\); nothing was changed/);
     assert.doesNotMatch(blocked.stderr, /unexpected error|\n\s+at /);
     assert.equal(count(b.dbPath, 'SELECT count(*) FROM sync_runs'), 1, 'no run was started');
     assert.equal((await b.cli(['sync'])).code, 0);

@@ -45,7 +45,7 @@ export function openDatabase(file: string, options: { readonly?: boolean; wal?: 
   }
 }
 
-/** A stopped writer leaves the file in rollback mode (walPolicy.ts); a reader mid-query there blocks the switch back. */
+/** A stopped writer leaves the file in rollback mode (walPolicy.ts); a transaction open there blocks the switch back. */
 function enterWal(db: Db, file: string): void {
   if (db.memory) return;
   let mode: unknown;
@@ -54,7 +54,7 @@ function enterWal(db: Db, file: string): void {
   } catch (error) {
     if (!(error as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw error;
     throw new StoreError(
-      `Database ${file}: another program has been reading it for ${BUSY_TIMEOUT_MS / 1000} s in rollback mode (the mode it is left in while no worker runs, so that read-only users can open it), so it cannot be switched to WAL mode: end that program's transaction, then start again; nothing was changed.`,
+      `Database ${file}: another process holds the write lock: stop the other writer or wait for it (or a reader has been inside one transaction for ${BUSY_TIMEOUT_MS / 1000} s: while no worker runs the file is in rollback-journal mode, so that read-only users can open it, and it cannot be switched back to WAL mode until that transaction ends); nothing was changed.`,
       { cause: error },
     );
   }
