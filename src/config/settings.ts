@@ -491,4 +491,3 @@ function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: Node
 export function maxResponseMegabytes(settings: Pick<Settings, 'maxResponseMegabytes'>, heapLimitBytes = getHeapStatistics().heap_size_limit): number {
   return settings.maxResponseMegabytes ?? Math.min(512, Math.floor(heapLimitBytes / 4 / 1_048_576));
 }
-

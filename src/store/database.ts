@@ -58,7 +58,9 @@ function enterWal(db: Db, file: string): void {
       { cause: error },
     );
   }
-  if (mode !== 'wal') throw new StoreError(`Database ${file}: SQLite cannot use WAL mode for it (it stays in ${String(mode)} mode), which the worker needs so that readers never block it: put the database on a local filesystem.`);
+  if (mode === 'wal') return;
+  const directoryProblem = unwritableDirectory(path.dirname(file));
+  throw new StoreError(`Database ${file}: ${directoryProblem ?? `SQLite cannot use WAL mode for it (it stays in ${String(mode)} mode), which the worker needs so that readers never block it: put the database on a local filesystem`}.`);
 }
 
 function unwritableDirectory(dir: string): string | undefined {
