@@ -7,6 +7,7 @@ import { ExitCode, UserFacingError, errorMessage } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { migrateCommand } from './commands/migrate.js';
+import { backupCommand } from './commands/backup.js';
 import { simulatorCommand } from './commands/simulate.js';
 import { collectStatus, formatStatus } from './commands/status.js';
 import { compareSourcesCommand } from './commands/compareSources.js';
@@ -136,6 +137,18 @@ program
     run(() => {
       const { settings } = settingsFor(command, { needsIdentity: false });
       migrateCommand(settings, print);
+    }),
+  );
+
+program
+  .command('backup')
+  .description('write a consistent copy of the database (also while the worker runs): one standalone file, rollback journal, integrity-checked')
+  .argument('<destination>', 'the file to write (its folder must exist)')
+  .option('--force', 'replace the destination if it exists')
+  .action(async (destination: string, options: { force?: boolean }, command: Command) =>
+    run(() => {
+      const { settings } = settingsFor(command, { needsIdentity: false });
+      return backupCommand(settings, destination, { force: options.force === true }, print);
     }),
   );
 

@@ -204,13 +204,19 @@ describe('status on a database it cannot read as usual', () => {
     }
   });
 
-  it('a user who may only read: status works while the worker runs; otherwise exit 5 saying what SQLite needs', async () => {
+  it('a user who may only read: status works after a sync and while the worker runs; with walCheckpoints external and nothing running, exit 5 saying what SQLite needs', async () => {
     const bed = await createTestBed({ initialAlerts: 30 });
     await signedIn(bed);
     assert.equal((await bed.cli(['sync'])).code, 0);
+    const stopped = await statusAsReader(bed);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /30 alerts/);
+
+    // Left to Litestream, the file stays in WAL mode, and SQLite deletes -wal and -shm at the last close.
+    assert.equal((await bed.cli(['sync'], { MDE_ALERT_SYNC_WAL_CHECKPOINTS: 'external' })).code, 0);
     const alone = await statusAsReader(bed);
     assert.equal(alone.code, 5, alone.stderr);
-    assert.match(alone.stderr, /mde-alert-sync: Database .*alerts\.db: this user may read it but not create .*alerts\.db-shm in .* which SQLite needs to read a WAL database that no process has open\. Run status while the worker runs, as the worker's user, or with write access to that directory/);
+    assert.match(alone.stderr, /mde-alert-sync: Database .*alerts\.db: this user may read it but not create .*alerts\.db-shm in .* which SQLite needs to read a WAL database that no process has open \(walCheckpoints: external leaves it in WAL mode for Litestream\)\. Run status while the worker or Litestream runs, as the worker's user, or with write access to that directory/);
     assert.doesNotMatch(alone.stderr, /unexpected error|please report|attempt to write/i);
 
     const worker = bed.spawnCli(['run'], { MDE_ALERT_SYNC_SCHEDULE: '0 0 1 1 *' });

@@ -7,6 +7,7 @@ import { SyncDaemon, type SyncDaemonOptions } from '../daemon/syncDaemon.js';
 import type { Logger } from '../logger.js';
 import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
+import { checkpointAfterPass } from '../store/walCheckpoint.js';
 
 export interface RunOptions {
   command: 'run' | 'demo';
@@ -29,6 +30,7 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
   );
   warnOfRetirement(profile.retirement, settings.authFlow === 'clientCredentials', logger);
   if (profile.retirement) metrics.sourceRetires(profile.source, profile.retirement.atMs);
+  metrics.watchWal(store.file);
   const daemon: SyncDaemon = new SyncDaemon({
     settings,
     store,
@@ -38,6 +40,8 @@ export async function runCommand(settings: Settings, logger: Logger, options: Ru
     metrics,
     observer: metrics,
     onPass: (outcome) => {
+      const checkpoint = checkpointAfterPass(store.db, store.wal);
+      if (checkpoint) metrics.walCheckpointed(checkpoint);
       options.onPass?.(outcome);
       if (options.stopAfterPasses !== undefined && daemon.passes >= options.stopAfterPasses) requestStop('passes');
     },

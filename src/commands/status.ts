@@ -72,11 +72,12 @@ function formatSource({ source, api, explicit, reason, quota, retirement }: Sour
 
 /** SQLite reads a file lazily: a damaged file, or a WAL index it may not create, shows at the first query. */
 function readError(error: unknown, file: string): StoreError {
-  // With no process holding the database open its -shm is gone, and a reader must create it beside the file.
+  // A stopped worker leaves the file in rollback mode (walPolicy.ts) unless Litestream checkpoints: then, with
+  // no process holding the database open, its -shm is gone and a reader must create it beside the file.
   if ((error as { code?: string }).code === 'SQLITE_READONLY_DIRECTORY') {
     return new StoreError(
-      `Database ${file}: this user may read it but not create ${file}-shm in ${path.dirname(file)}, which SQLite needs to read a WAL database that no process has open. ` +
-        "Run status while the worker runs, as the worker's user, or with write access to that directory.",
+      `Database ${file}: this user may read it but not create ${file}-shm in ${path.dirname(file)}, which SQLite needs to read a WAL database that no process has open (walCheckpoints: external leaves it in WAL mode for Litestream). ` +
+        "Run status while the worker or Litestream runs, as the worker's user, or with write access to that directory.",
       { cause: error },
     );
   }

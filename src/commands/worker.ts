@@ -17,6 +17,7 @@ import { USER_AGENT } from '../version.js';
 import { holdWriterLease } from '../daemon/lease.js';
 import { AlertStore } from '../store/alertStore.js';
 import { RUNNING_BUSY_TIMEOUT_MS, setBusyTimeout } from '../store/database.js';
+import { walPolicy } from '../store/walPolicy.js';
 
 export interface Worker {
   dispatcher: Dispatcher;
@@ -63,7 +64,7 @@ export function createWorker(settings: Settings, logger: Logger, timing: Pick<Al
 
 /** Opens the store as its only writer: holds the lease until `close`. */
 export function openStoreAsWriter(settings: Settings, command: string, logger: Logger, onLeaseLost: (error: Error) => void): { store: AlertStore; close(): void } {
-  const store = AlertStore.open(settings.databasePath);
+  const store = AlertStore.open(settings.databasePath, walPolicy(settings));
   try {
     const lease = holdWriterLease(store, command, logger, onLeaseLost);
     // From here on writes are retried asynchronously; each synchronous wait for a lock stays short.

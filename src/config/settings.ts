@@ -12,6 +12,9 @@ import { formatDuration, parseDuration } from './durations.js';
 import { databasePathProblem, expandHome, LocalFileError, MAX_CONFIG_FILE_BYTES, readBoundedText } from './localFiles.js';
 
 export const ENV_PREFIX = 'MDE_ALERT_SYNC_';
+/** Who checkpoints the WAL: `worker` (this program, after each pass) or `external` (Litestream). */
+export const WAL_CHECKPOINTS = ['worker', 'external'] as const;
+export const DEFAULT_WAL_SIZE_LIMIT_MEGABYTES = 64;
 export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
 /** The token cache key is a secret: only from the environment (or a key file), never from the config file. */
 export const TOKEN_CACHE_KEY_ENV = `${ENV_PREFIX}TOKEN_CACHE_KEY`;
@@ -237,6 +240,9 @@ const KEYS = {
   progressInterval: { kind: 'duration', schema: duration('progressInterval', { min: 0, max: 3_600_000 }).default(10_000) },
   readyMaxAge: { kind: 'duration', schema: duration('readyMaxAge', { min: 1000, max: 7 * 86_400_000 }).default(30 * 60_000) },
   shutdownTimeout: { kind: 'duration', schema: duration('shutdownTimeout', { min: 100, max: 600_000 }).default(30_000) },
+  // The WAL after passes (walPolicy.ts): cut back to this size, checkpointed here or by Litestream.
+  walSizeLimitMegabytes: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(65_536, 'must be at most 65536').default(DEFAULT_WAL_SIZE_LIMIT_MEGABYTES) },
+  walCheckpoints: { kind: 'string', schema: z.enum(WAL_CHECKPOINTS, { error: `must be one of ${WAL_CHECKPOINTS.join(', ')} (external: leave checkpoints to Litestream)` }).default('worker') },
   logLevel: { kind: 'string', schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info') },
 } satisfies Record<string, { kind: KeyKind; schema: z.ZodType }>;
 

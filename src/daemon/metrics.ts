@@ -4,6 +4,7 @@ import type { ApiCallStats } from '../alertsApi/alertsClient.js';
 import { instantToMs } from '../instants.js';
 import type { CursorStore } from '../store/cursorStore.js';
 import type { PassProgress, ProgressSnapshot } from '../sync/passProgress.js';
+import { walBytes, type CheckpointOutcome } from '../store/walCheckpoint.js';
 import type { PassObserver, SyncPassResult } from '../sync/syncPass.js';
 
 export type PassOutcome = 'success' | 'failed' | 'signed_out' | 'interrupted';
@@ -136,6 +137,25 @@ export class WorkerMetrics implements PassObserver {
 
   tickSkipped(reason: 'pass_running' | 'signed_out'): void {
     this.skipped.inc({ reason });
+  }
+
+  // The WAL (walCheckpoint.ts): its size, and the checkpoints after passes (busy: a reader held a snapshot).
+  private walCheckpoints: Counter | undefined;
+
+  watchWal(file: string): void {
+    new Gauge({
+      name: 'mde_alert_sync_wal_bytes',
+      help: "Size of the database's WAL file: back within walSizeLimitMegabytes after a pass once readers let go",
+      registers: [this.registry],
+      collect() {
+        this.set(walBytes(file));
+      },
+    });
+    this.walCheckpoints = new Counter({ name: 'mde_alert_sync_wal_checkpoints_total', help: 'Checkpoints after passes, by outcome (truncated; busy: a reader held an old snapshot)', labelNames: ['outcome'], registers: [this.registry] });
+  }
+
+  walCheckpointed(outcome: CheckpointOutcome): void {
+    this.walCheckpoints?.inc({ outcome });
   }
 
   async text(): Promise<string> {

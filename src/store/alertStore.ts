@@ -11,6 +11,7 @@ import { prepareUpsertAlerts, type AlertUpserter, type UpsertCounts } from './up
 import { prepareUpsertIncidents, type IncidentUpserter } from './upsertIncidents.js';
 import type { RecordEntity } from '../recordEntity.js';
 import { LOCK_CODES, retryWrite } from './writeRetry.js';
+import { closeWriter, DEFAULT_WAL_POLICY, type WalPolicy } from './walPolicy.js';
 
 /**
  * How long a write of a pass waits for the write lock another program holds (a reporting tool's long
@@ -42,6 +43,7 @@ export class AlertStore {
   private constructor(
     readonly db: Db,
     readonly file: string,
+    readonly wal: WalPolicy,
   ) {
     this.cursors = cursorStore(db);
     this.runs = syncRuns(db);
@@ -49,13 +51,13 @@ export class AlertStore {
     this.upsertIncidents = prepareUpsertIncidents(db);
   }
 
-  static open(file: string): AlertStore {
-    const db = openDatabase(file);
+  static open(file: string, wal: WalPolicy = DEFAULT_WAL_POLICY): AlertStore {
+    const db = openDatabase(file, { wal });
     try {
       migrate(db);
-      return new AlertStore(db, file);
+      return new AlertStore(db, file, wal);
     } catch (error) {
-      db.close();
+      closeWriter(db, wal);
       throw storeError(error, file);
     }
   }
@@ -98,7 +100,8 @@ export class AlertStore {
     });
   }
 
+  /** Leaves the file readable for users who may not write its folder (walPolicy.ts). */
   close(): void {
-    if (this.db.open) this.db.close();
+    closeWriter(this.db, this.wal);
   }
 }

@@ -4,6 +4,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError, errorMessage } from '../errors.js';
+import { applyWalPolicy, DEFAULT_WAL_POLICY, type WalPolicy } from './walPolicy.js';
 
 export type Db = Database.Database;
 
@@ -19,13 +20,14 @@ export function setBusyTimeout(db: Db, ms: number): void {
   db.pragma(`busy_timeout = ${ms}`);
 }
 
-export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
+export function openDatabase(file: string, options: { readonly?: boolean; wal?: WalPolicy } = {}): Db {
   try {
     if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     setBusyTimeout(db, BUSY_TIMEOUT_MS);
     if (!options.readonly) {
-      db.pragma('journal_mode = WAL');
+      enterWal(db, file);
+      applyWalPolicy(db, options.wal ?? DEFAULT_WAL_POLICY);
       // In WAL mode NORMAL keeps the file consistent through crashes; rows and cursor commit together, so a
       // transaction lost to power failure is read again on the next pass.
       db.pragma('synchronous = NORMAL');
@@ -41,6 +43,24 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   } catch (error) {
     throw storeError(error, file);
   }
+}
+
+/** A stopped writer leaves the file in rollback mode (walPolicy.ts); a transaction open there blocks the switch back. */
+function enterWal(db: Db, file: string): void {
+  if (db.memory) return;
+  let mode: unknown;
+  try {
+    mode = db.pragma('journal_mode = WAL', { simple: true });
+  } catch (error) {
+    if (!(error as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw error;
+    throw new StoreError(
+      `Database ${file}: another process holds the write lock: stop the other writer or wait for it (or a reader has been inside one transaction for ${BUSY_TIMEOUT_MS / 1000} s: while no worker runs the file is in rollback-journal mode, so that read-only users can open it, and it cannot be switched back to WAL mode until that transaction ends); nothing was changed.`,
+      { cause: error },
+    );
+  }
+  if (mode === 'wal') return;
+  const directoryProblem = unwritableDirectory(path.dirname(file));
+  throw new StoreError(`Database ${file}: ${directoryProblem ?? `SQLite cannot use WAL mode for it (it stays in ${String(mode)} mode), which the worker needs so that readers never block it: put the database on a local filesystem`}.`);
 }
 
 function unwritableDirectory(dir: string): string | undefined {
