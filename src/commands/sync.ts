@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { runSyncPass, type SyncPassResult } from '../sync/syncPass.js';
 import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
+import { pruneAfterPass } from '../store/retention.js';
 
 export function describePass(result: SyncPassResult): string {
   const { counts, progress } = result;
@@ -40,6 +41,7 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
   try {
     const result = await runSyncPass({ settings, store, client: worker.client, tokens: worker.session, logger, signal: shutdown.signal });
     print(`Synced as ${result.signedInUser}: ${describePass(result)}.`);
+    await pruneAfterPass(store, settings, logger, shutdown.signal);
     return result;
   } catch (error) {
     if (stoppedBy === undefined) throw error;

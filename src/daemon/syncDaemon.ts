@@ -10,6 +10,7 @@ import { runSyncPass, type SyncPassDependencies, type SyncPassResult } from '../
 import { cursorAheadMs, describeSpan } from '../sync/clockRule.js';
 import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
+import { pruneAfterPass } from '../store/retention.js';
 
 export class ShutdownRequested extends Error {
   constructor() {
@@ -100,6 +101,7 @@ export class SyncDaemon {
       this.consecutiveFailures = 0;
       this.options.metrics.passFinished('success', result, 0);
       this.options.onPass?.({ result });
+      await pruneAfterPass(this.options.store, this.settings, this.logger, this.abort.signal);
     } catch (error) {
       if (this.abort.signal.aborted) {
         this.options.metrics.passFinished('interrupted', undefined, this.consecutiveFailures);
