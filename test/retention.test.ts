@@ -19,6 +19,15 @@ function ageRun(b: TestBed, id: number, days: number): void {
   }
 }
 
+function withDb<T>(b: TestBed, work: (db: Database.Database) => T): T {
+  const db = new Database(b.dbPath);
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
 const runIds = (b: TestBed) => {
   const db = new Database(b.dbPath, { readonly: true });
   try {
@@ -58,6 +67,18 @@ for (const source of SOURCES) {
       assert.equal(third.code, 0, third.stderr);
       assert.deepEqual(runIds(b).slice(0, 1), [second], 'the run of 91 days ago is pruned, the newer ones stay');
       assert.deepEqual(history(b, 30), before);
+
+      // Without its append-only trigger the history is not pruned (it would not be protected again after).
+      const trigger = withDb(b, (db) => {
+        const sql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'alert_changes_no_delete'").pluck().get() as string;
+        db.exec('DROP TRIGGER alert_changes_no_delete');
+        return sql;
+      });
+      const unprotected = await b.cli(['sync'], { MDE_ALERT_SYNC_RESOLVED_HISTORY_RETENTION: '30d' });
+      assert.equal(unprotected.code, 0, unprotected.stderr);
+      assert.match(unprotected.stderr, /alert_changes has lost its alert_changes_no_delete trigger.*not pruning it/);
+      assert.deepEqual(history(b, 30), before);
+      withDb(b, (db) => db.exec(trigger));
 
       // Opt-in: the history of alerts resolved and unchanged for 30 days goes, everything else stays.
       const pruning = await b.cli(['sync'], { MDE_ALERT_SYNC_RESOLVED_HISTORY_RETENTION: '30d' });
