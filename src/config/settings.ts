@@ -232,7 +232,7 @@ const KEYS = {
   healthHost: { kind: 'string', schema: z.string().trim().min(1).default('127.0.0.1') },
   readyMaxAge: { kind: 'duration', schema: duration('readyMaxAge', { min: 1000, max: 7 * 86_400_000 }).default(30 * 60_000) },
   shutdownTimeout: { kind: 'duration', schema: duration('shutdownTimeout', { min: 100, max: 600_000 }).default(30_000) },
-  // Retention, applied after each pass: finished sync_runs (the newest of each stream stays), and, only when
+  // Retention, applied after passes (retention.ts): finished sync_runs (the newest of each stream stays), and, only when
   // set, the history of alerts resolved and unchanged for longer. Alerts themselves are never pruned.
   syncRunRetention: { kind: 'duration', schema: duration('syncRunRetention', { min: 86_400_000, max: 36_500 * 86_400_000 }).default(90 * 86_400_000) },
   resolvedHistoryRetention: { kind: 'duration', schema: duration('resolvedHistoryRetention', { min: 86_400_000, max: 36_500 * 86_400_000 }).optional() },

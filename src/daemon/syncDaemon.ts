@@ -12,6 +12,8 @@ import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
 import { pruneAfterPass } from '../store/retention.js';
 
+const PRUNE_INTERVAL_MS = 3_600_000;
+
 export class ShutdownRequested extends Error {
   constructor() {
     super('shutdown requested');
@@ -50,6 +52,7 @@ export class SyncDaemon {
   private signedOutAt: string | undefined; // token cache stamp when sign-in was last refused
   private lastSuccessMs: number | null = null;
   private consecutiveFailures = 0;
+  private lastPrunedMs: number | undefined;
   passes = 0;
 
   constructor(private readonly options: SyncDaemonOptions) {}
@@ -101,7 +104,7 @@ export class SyncDaemon {
       this.consecutiveFailures = 0;
       this.options.metrics.passFinished('success', result, 0);
       this.options.onPass?.({ result });
-      await pruneAfterPass(this.options.store, this.settings, this.logger, this.abort.signal);
+      await this.prune();
     } catch (error) {
       if (this.abort.signal.aborted) {
         this.options.metrics.passFinished('interrupted', undefined, this.consecutiveFailures);
@@ -117,6 +120,13 @@ export class SyncDaemon {
       }
       this.options.onPass?.({ error });
     }
+  }
+
+  /** Retention after the first pass, then at most hourly: a pass every few minutes need not walk the tables each time. */
+  private async prune(): Promise<void> {
+    if (this.lastPrunedMs !== undefined && Date.now() - this.lastPrunedMs < PRUNE_INTERVAL_MS) return;
+    this.lastPrunedMs = Date.now();
+    await pruneAfterPass(this.options.store, this.settings, this.logger, this.abort.signal);
   }
 
   health(nowMs = Date.now()): DaemonHealth {

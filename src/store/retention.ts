@@ -1,7 +1,7 @@
 // Retention, after a pass: finished sync_runs older than syncRunRetention, and (opt-in) the history of alerts
-// resolved and unchanged for longer than resolvedHistoryRetention. Alerts themselves are never pruned. Rows go
-// in small batches, one short write transaction each, with the event loop free in between, so readers and the
-// health endpoints never wait long. alert_changes is append-only by a trigger (migration 001): the pruning
+// resolved and unchanged for longer than resolvedHistoryRetention. Alerts themselves are never pruned. Tables
+// are walked by id range, one short write transaction per range, with the event loop free in between, so
+// readers, the pass's writes and the health endpoints never wait long. alert_changes is append-only by a trigger (migration 001): the pruning
 // transaction drops it and creates it again before committing, so no other connection ever sees it missing.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { StoreError, errorMessage } from '../errors.js';
@@ -20,32 +20,36 @@ export interface Pruned {
   changes: number;
 }
 
-const BATCH = 500;
+/** Rows examined per transaction: by id range, so a transaction stays short however large the table. */
+const SCAN = 2000;
 const NO_DELETE_TRIGGER = 'alert_changes_no_delete';
 
-/** Ids of the next batch after `after`, and a statement that deletes one id. */
-interface BatchQuery {
-  select: (after: number) => number[];
+/** A table pruned by id range: the expired ids in (from, to], and a statement that deletes one. */
+interface RangeQuery {
+  maxId: () => number;
+  select: (from: number, to: number) => number[];
   remove: (id: number) => void;
 }
 
-function runsQuery(db: Db, cutoff: string): BatchQuery {
+function runsQuery(db: Db, cutoff: string): RangeQuery {
   // Never a running pass, and never the latest run of a stream (status and the cursor repair read it).
-  const select = db.prepare<[number, string, number], number>(
-    `SELECT id FROM sync_runs WHERE id > ? AND started_at < ? AND outcome <> 'running'
-       AND id NOT IN (SELECT max(id) FROM sync_runs GROUP BY stream) ORDER BY id LIMIT ?`,
+  const select = db.prepare<[number, number, string], number>(
+    `SELECT id FROM sync_runs WHERE id > ? AND id <= ? AND started_at < ? AND outcome <> 'running'
+       AND id NOT IN (SELECT max(id) FROM sync_runs GROUP BY stream)`,
   ).pluck();
   const remove = db.prepare('DELETE FROM sync_runs WHERE id = ?');
-  return { select: (after) => select.all(after, cutoff, BATCH), remove: (id) => void remove.run(id) };
+  const maxId = db.prepare<[], number | null>('SELECT max(id) FROM sync_runs').pluck();
+  return { maxId: () => maxId.get() ?? 0, select: (from, to) => select.all(from, to, cutoff), remove: (id) => void remove.run(id) };
 }
 
-function changesQuery(db: Db, cutoff: string): BatchQuery {
-  const select = db.prepare<[number, string, string, number], number>(
+function changesQuery(db: Db, cutoff: string): RangeQuery {
+  const select = db.prepare<[number, number, string, string], number>(
     `SELECT c.id FROM alert_changes c JOIN alerts a ON a.id = c.alert_id
-     WHERE c.id > ? AND c.last_update_time < ? AND a.status = 'Resolved' AND a.last_update_time < ? ORDER BY c.id LIMIT ?`,
+     WHERE c.id > ? AND c.id <= ? AND c.last_update_time < ? AND a.status = 'Resolved' AND a.last_update_time < ?`,
   ).pluck();
   const remove = db.prepare('DELETE FROM alert_changes WHERE id = ?');
-  return { select: (after) => select.all(after, cutoff, cutoff, BATCH), remove: (id) => void remove.run(id) };
+  const maxId = db.prepare<[], number | null>('SELECT max(id) FROM alert_changes').pluck();
+  return { maxId: () => maxId.get() ?? 0, select: (from, to) => select.all(from, to, cutoff, cutoff), remove: (id) => void remove.run(id) };
 }
 
 /** Runs `work` with the append-only trigger lifted, inside the caller's transaction. */
@@ -57,25 +61,23 @@ function withoutNoDeleteTrigger(db: Db, work: () => void): void {
   db.exec(trigger);
 }
 
-async function pruneInBatches(store: AlertStore, query: BatchQuery, wrap: (work: () => void) => void, signal?: AbortSignal): Promise<number> {
-  let after = 0;
+async function pruneInBatches(store: AlertStore, query: RangeQuery, wrap: (work: () => void) => void, signal?: AbortSignal): Promise<number> {
+  const last = query.maxId();
   let total = 0;
-  for (;;) {
+  for (let from = 0; from < last; from += SCAN) {
     if (signal?.aborted) return total;
-    const ids = await store.whenUnlocked(
+    total += await store.whenUnlocked(
       () =>
         store.write(() => {
-          const batch = query.select(after);
+          const batch = query.select(from, from + SCAN);
           if (batch.length > 0) wrap(() => batch.forEach(query.remove));
-          return batch;
+          return batch.length;
         }),
       { signal },
     );
-    total += ids.length;
-    if (ids.length < BATCH) return total;
-    after = ids.at(-1)!;
     await yieldToEventLoop();
   }
+  return total;
 }
 
 export async function pruneExpired(store: AlertStore, policy: RetentionPolicy, options: { nowMs?: number; signal?: AbortSignal } = {}): Promise<Pruned> {
