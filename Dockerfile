@@ -25,9 +25,12 @@ ENV NODE_ENV=production \
     MDE_ALERT_SYNC_HEALTH_PORT=8080 \
     MDE_ALERT_SYNC_HEALTH_HOST=0.0.0.0
 WORKDIR /app
-# One layer for the application (root-owned, read-only to the worker), one for the data directory.
+# One layer for the application (root-owned, read-only to the worker), one for the data directory. The reader
+# model (README, "Reading the database"): /data 0750 and the database 0640 for the group node (gid 1000), which
+# a reporting container joins (group_add) to mount the volume read-only; the token cache in /data/token-cache,
+# 0700, that no reader enters. A new named volume starts as a copy of these folders.
 COPY --from=build /app /app
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data/token-cache && chown -R node:node /data && chmod 0750 /data && chmod 0700 /data/token-cache
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -18,6 +18,7 @@ import { syncCommand } from './commands/sync.js';
 import { tokenCommand } from './commands/token.js';
 import { demoCommand } from './demo/demo.js';
 import { storedSource } from './store/storedSource.js';
+import { locateTokenCache } from './auth/tokenCacheLocation.js';
 import { VERSION } from './version.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -34,7 +35,8 @@ function settingsFor(command: Command, needs: Pick<LoadOptions, 'needsIdentity'>
   const logger = createLogger({ level: globals.logLevel ?? settings.logLevel, destination: logTo });
   const { sourceChoice } = settings;
   if (needs.needsIdentity && !sourceChoice.explicit) logger.info({ source: sourceChoice.source }, `source not set: using ${sourceChoice.source}, as ${sourceChoice.reason}`);
-  return { settings, logger };
+  // A cache left beside the database by an older version: moved by the commands that sign in, read by the others.
+  return { settings: locateTokenCache(settings, { move: needs.needsIdentity === true, logger }), logger };
 }
 
 async function run(action: () => Promise<unknown> | unknown): Promise<void> {

@@ -9,6 +9,7 @@ export const ExitCode = {
   permissionDenied: 4, // the API answered 403
   storeFailed: 5, // the database cannot be opened, written, or is newer than this program
   anotherWriter: 6, // another instance holds the database's writer lease
+  fileSystemProblem: 7, // a folder or file this command must create or write cannot be (permissions, read-only, full)
   sourcesDisagree: 10, // compare-sources: the Defender API and Graph returned different alerts (not a failure of either)
   // sync stopped by SIGINT / SIGTERM (128 + the signal's number, as a shell reports it); its run is recorded interrupted
   stoppedBySigint: 130,
@@ -48,6 +49,13 @@ export class PermissionDeniedError extends UserFacingError {
 export class StoreError extends UserFacingError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.storeFailed, options);
+  }
+}
+
+/** A folder or file the command needs cannot be created or written: found before anything is requested. */
+export class FileSystemError extends UserFacingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.fileSystemProblem, options);
   }
 }
 

@@ -57,6 +57,11 @@ export function formatInstant(instant: Instant): string {
   return `${base}.${fraction}Z`;
 }
 
+/** A moment of this machine's clock in the store's documented form (7 fraction digits), e.g. when a row was written. */
+export function storedTimestamp(ms: number = Date.now()): string {
+  return formatInstant(instantFromMs(ms));
+}
+
 /** Shortest exact form, for OData filter literals. */
 export function formatODataInstant(instant: Instant): string {
   const { base, fraction } = splitInstant(instant);

@@ -5,14 +5,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadMigrations } from '../src/store/migrate.js';
-import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, waitFor, type TestBed } from './support/harness.js';
+import { CLI, count, createTestBed, openDb, runProcess, signedIn, tempDir, tokenCacheFile, waitFor, type TestBed } from './support/harness.js';
 
 const env = { PATH: process.env.PATH ?? '' };
 const LATEST = loadMigrations().at(-1)!.version;
 
-/** Every file in `dir` and its bytes. */
+/** Every file in `dir` (and its folders, such as the token cache's) and its bytes. */
 function snapshot(dir: string): Map<string, Buffer> {
-  return new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(path.join(dir, name))]));
+  return new Map(
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+      .sort()
+      .map((name) => [name, readFileSync(path.join(dir, name))]),
+  );
 }
 
 /** The demo with `--dir dir` (absolute: the working directory does not matter). */
@@ -25,7 +31,7 @@ async function realDataDirectory() {
   const bed = await createTestBed({ initialAlerts: 5 });
   await signedIn(bed);
   assert.equal((await bed.cli(['sync'])).code, 0);
-  assert.ok(existsSync(bed.dbPath) && existsSync(path.join(bed.dir, 'token-cache.json')));
+  assert.ok(existsSync(bed.dbPath) && existsSync(tokenCacheFile(bed)));
   return bed;
 }
 
@@ -107,7 +113,7 @@ describe('command line', () => {
     assert.match(foreignDb.stderr, /alerts\.db is not a database the demo created/);
     assert.deepEqual(snapshot(dir), before);
     rmSync(path.join(dir, 'alerts.db'));
-    copyFileSync(path.join(real.dir, 'token-cache.json'), path.join(dir, 'token-cache.json'));
+    copyFileSync(tokenCacheFile(real), path.join(dir, 'token-cache.json'));
     before = snapshot(dir);
     const foreignCache = await demo(dir, '--passes', '1');
     assert.equal(foreignCache.code, 2, foreignCache.stdout);

@@ -115,7 +115,7 @@ describe('configuration', () => {
     const settings = loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~/alerts.db', MDE_ALERT_SYNC_TOKEN_CACHE_PATH: '~/cache/token.json' } });
     assert.equal(settings.databasePath, path.join(homedir(), 'alerts.db'));
     assert.equal(settings.tokenCachePath, path.join(homedir(), 'cache', 'token.json'));
-    assert.equal(loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~/x/a.db' } }).tokenCachePath, path.join(homedir(), 'x', 'token-cache.json'));
+    assert.equal(loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~/x/a.db' } }).tokenCachePath, path.join(homedir(), 'x', 'token-cache', 'token-cache.json'));
     assert.throws(() => loadSettings({ env: { MDE_ALERT_SYNC_DATABASE_PATH: '~bob/alerts.db' } }), /databasePath \(from MDE_ALERT_SYNC_DATABASE_PATH\): only "~\/" \(your home directory\) is expanded: write the path of ~bob out in full/);
   });
 
@@ -211,6 +211,6 @@ describe('configuration', () => {
     assert.match(result.stderr, /Invalid configuration; nothing was done:\n {2}- pageSize \(from MDE_ALERT_SYNC_PAGE_SIZE\): must be at least 1/);
     assert.doesNotMatch(result.stderr, /\n\s+at /);
     assert.equal(existsSync(database), false);
-    assert.equal(existsSync(path.dirname(database) + '/token-cache.json'), false);
+    assert.equal(existsSync(path.dirname(database) + '/token-cache'), false);
   });
 });

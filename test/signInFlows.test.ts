@@ -83,7 +83,7 @@ function signInFlows(source: AlertSource): void {
       const sync = await b.cli(['sync'], env);
       assert.equal(sync.code, 0, sync.stderr);
       assert.equal(lastRun(b.dbPath).signed_in_user, `application ${b.sim.clientId}`);
-      assert.equal(existsSync(path.join(b.dir, 'token-cache.json')), false);
+      assert.equal(existsSync(path.join(b.dir, 'token-cache')) || existsSync(path.join(b.dir, 'token-cache.json')), false);
       const token = await b.cli(['token'], env);
       assert.equal(token.code, 0, token.stderr);
       assert.match(token.stdout, new RegExp(`Permissions: +${application.role} \\(application roles\\)`));

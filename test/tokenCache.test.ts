@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { createTestBed, signedIn, waitFor, type TestBed } from './support/harness.js';
+import { createTestBed, signedIn, tokenCacheFile, waitFor, type TestBed } from './support/harness.js';
 
 async function bed(settings: Record<string, string> = {}) {
   const b = await createTestBed({ initialAlerts: 5 }, settings);
   return b;
 }
-const cacheFile = (b: TestBed) => path.join(b.dir, 'token-cache.json');
+const cacheFile = (b: TestBed) => tokenCacheFile(b);
 
 describe('token cache at rest', () => {
   it('is encrypted with the configured key, mode 0600, and holds no token in clear', async () => {

@@ -152,6 +152,8 @@ export class DelegatedSession implements Session {
       this.logger.warn({ reason: error.message }, 'the token cache could not be opened; removing it');
     }
     removeCacheFile(this.settings.tokenCachePath);
+    // A cache an older version left beside the database would otherwise be moved in, and the session with it.
+    if (this.settings.legacyTokenCachePath) removeCacheFile(this.settings.legacyTokenCachePath);
     return accounts;
   }
 

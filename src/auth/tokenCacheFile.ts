@@ -1,10 +1,11 @@
 // Persists MSAL's token cache through its cache plugin interface, so that a restart refreshes silently
 // with the stored refresh token. Sealed with the configured key (plaintext only when asked for), written
 // atomically (temp file + rename) with mode 0600.
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 import { TOKEN_CACHE_KEY_ENV } from '../config/settings.js';
+import { DATABASE_FOLDER_MODE, ensureFolder, TOKEN_CACHE_FILE_MODE, TOKEN_CACHE_FOLDER_MODE } from '../config/localFolders.js';
 import { ConfigurationError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isSealed, openTokenCache, sealTokenCache, TokenCacheUnreadableError } from './tokenCacheCipher.js';
@@ -19,10 +20,10 @@ export function readCacheFile(file: string): string | undefined {
 }
 
 export function writeFileAtomic(file: string, contents: string): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  ensureFolder(path.dirname(file), TOKEN_CACHE_FOLDER_MODE, DATABASE_FOLDER_MODE);
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, contents, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
+  writeFileSync(temporary, contents, { mode: TOKEN_CACHE_FILE_MODE });
+  chmodSync(temporary, TOKEN_CACHE_FILE_MODE);
   renameSync(temporary, file);
 }
 

@@ -6,7 +6,7 @@ import { hostname, userInfo } from 'node:os';
 import { parsePointInTime } from '../config/pointInTime.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigurationError } from '../errors.js';
-import { formatInstant, type Instant } from '../instants.js';
+import { formatInstant, storedTimestamp, type Instant } from '../instants.js';
 import { cursorResets } from '../store/cursorResets.js';
 import type { Logger } from '../logger.js';
 import { alertsApiProfile, openStoreAsWriter } from './worker.js';
@@ -48,7 +48,7 @@ export async function resyncCommand(settings: Settings, logger: Logger, since: s
         `--since ${since} would move the cursor of ${stream} forward (from ${formatInstant(current)} to ${formatInstant(target)}); resync only moves it back. Nothing was changed.`,
       );
     }
-    const now = new Date().toISOString();
+    const now = storedTimestamp();
     const { osUser, sudoUser } = operator();
     // A reporting tool holding the write lock is waited out (without blocking), as the worker's writes are.
     const onWait = () => logger.warn('the database is locked by another program: the cursor move is retried');

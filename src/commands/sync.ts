@@ -7,6 +7,7 @@ import { firstFailure, runStreamPasses } from '../sync/streamPasses.js';
 import { warnOfRetirement } from '../alertsApi/retirement.js';
 import { createWorker, openStoreAsWriter } from './worker.js';
 import { progressBar, wantsBar } from './progressBar.js';
+import { pruneAfterPass } from '../store/retention.js';
 
 export function describePass(result: SyncPassResult): string {
   const { counts, progress } = result;
@@ -49,6 +50,7 @@ export async function syncCommand(settings: Settings, logger: Logger, print: (li
     }
     const failed = firstFailure(outcomes);
     if (failed) throw failed.error;
+    await pruneAfterPass(store, settings, logger, shutdown.signal);
     return outcomes[0]!.result!;
   } catch (error) {
     if (stoppedBy === undefined) throw error;

@@ -243,6 +243,10 @@ const KEYS = {
   // The WAL after passes (walPolicy.ts): cut back to this size, checkpointed here or by Litestream.
   walSizeLimitMegabytes: { kind: 'number', schema: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(65_536, 'must be at most 65536').default(DEFAULT_WAL_SIZE_LIMIT_MEGABYTES) },
   walCheckpoints: { kind: 'string', schema: z.enum(WAL_CHECKPOINTS, { error: `must be one of ${WAL_CHECKPOINTS.join(', ')} (external: leave checkpoints to Litestream)` }).default('worker') },
+  // Retention, applied after passes (retention.ts): finished sync_runs (the newest of each stream stays), and, only when
+  // set, the history of alerts resolved and unchanged for longer. Alerts themselves are never pruned.
+  syncRunRetention: { kind: 'duration', schema: duration('syncRunRetention', { min: 86_400_000, max: 36_500 * 86_400_000 }).default(90 * 86_400_000) },
+  resolvedHistoryRetention: { kind: 'duration', schema: duration('resolvedHistoryRetention', { min: 86_400_000, max: 36_500 * 86_400_000 }).optional() },
   logLevel: { kind: 'string', schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info') },
 } satisfies Record<string, { kind: KeyKind; schema: z.ZodType }>;
 
@@ -276,6 +280,11 @@ export interface Settings extends Omit<RawSettings, 'cloud' | 'pageSize' | 'sour
   apiBaseUrl: string;
   scope: string;
   tokenCachePath: string;
+  /**
+   * Where versions before the reader model kept the cache when tokenCachePath was not set (beside the
+   * database); a cache found there is moved to tokenCachePath (tokenCacheLocation.ts). Unset when the path is set.
+   */
+  legacyTokenCachePath?: string;
   /** Key material for the token cache, from MDE_ALERT_SYNC_TOKEN_CACHE_KEY or tokenCacheKeyFile. */
   tokenCacheKey: string | undefined;
   /** The password flow's password, from MDE_ALERT_SYNC_PASSWORD or passwordFile. */
@@ -470,6 +479,9 @@ function secretFrom(env: NodeJS.ProcessEnv, name: string, file: string | undefin
   }
 }
 
+export const TOKEN_CACHE_FOLDER = 'token-cache';
+const TOKEN_CACHE_FILE = 'token-cache.json';
+
 function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: NodeJS.ProcessEnv): Settings {
   const cloud = CLOUD_ENDPOINTS[raw.cloud];
   const databasePath = path.resolve(raw.databasePath);
@@ -487,7 +499,9 @@ function resolveSettings(raw: RawSettings, sourceChoice: SourceChoice, env: Node
     // "all" lifts the filter: every service that raises alerts.
     serviceSourceFilter: raw.serviceSourceFilter.some((value) => value.toLowerCase() === 'all') ? [] : raw.serviceSourceFilter,
     caFile: raw.caFile ? path.resolve(raw.caFile) : undefined,
-    tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), 'token-cache.json')),
+    // By default in a folder of its own beside the database, so that the database's folder can be shared with readers.
+    tokenCachePath: path.resolve(raw.tokenCachePath ?? path.join(path.dirname(databasePath), TOKEN_CACHE_FOLDER, TOKEN_CACHE_FILE)),
+    ...(raw.tokenCachePath ? {} : { legacyTokenCachePath: path.join(path.dirname(databasePath), TOKEN_CACHE_FILE) }),
     tokenCacheKey: secretFrom(env, TOKEN_CACHE_KEY_ENV, raw.tokenCacheKeyFile, 'tokenCacheKeyFile'),
     password: secretFrom(env, PASSWORD_ENV, raw.passwordFile, 'passwordFile'),
     clientSecret: secretFrom(env, CLIENT_SECRET_ENV, raw.clientSecretFile, 'clientSecretFile'),

@@ -4,6 +4,7 @@
 // retried, not taken for a lost lease: only a heartbeat that is written and finds another owner is one.
 import { randomUUID } from 'node:crypto';
 import { ExitCode, UserFacingError, errorMessage } from '../errors.js';
+import { storedTimestamp } from '../instants.js';
 import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
 import { DISK_CODES, LOCK_CODES, retryWrite } from '../store/writeRetry.js';
@@ -61,7 +62,7 @@ export class WriterLease {
         }
         previous = `${holder.command} (pid ${holder.pid} on ${holder.host}, last heartbeat ${holder.heartbeat_at}): ${gone ?? `no heartbeat for ${Math.round(silentMs / 1000)} s`}`;
       }
-      const stamp = new Date(now).toISOString();
+      const stamp = storedTimestamp(now);
       this.store.db
         .prepare(
           `INSERT INTO worker_lease (id, owner, host, pid, boot_id, start_ticks, command, acquired_at, heartbeat_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -75,7 +76,7 @@ export class WriterLease {
 
   /** Renews the lease; returns false if another writer has taken it over. One attempt: throws if it cannot write. */
   heartbeat(): boolean {
-    return this.store.write(() => this.store.db.prepare('UPDATE worker_lease SET heartbeat_at = ? WHERE id = 1 AND owner = ?').run(new Date().toISOString(), this.owner).changes === 1);
+    return this.store.write(() => this.store.db.prepare('UPDATE worker_lease SET heartbeat_at = ? WHERE id = 1 AND owner = ?').run(storedTimestamp(), this.owner).changes === 1);
   }
 
   release(): void {

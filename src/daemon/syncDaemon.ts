@@ -12,6 +12,9 @@ import { progressFields, type PassProgress } from '../sync/passProgress.js';
 import { cursorAheadMs, describeSpan } from '../sync/clockRule.js';
 import { formatInstant } from '../instants.js';
 import type { WorkerMetrics } from './metrics.js';
+import { pruneAfterPass } from '../store/retention.js';
+
+const PRUNE_INTERVAL_MS = 3_600_000;
 
 export class ShutdownRequested extends Error {
   constructor() {
@@ -61,6 +64,7 @@ export class SyncDaemon {
   private readonly streams = new Map<string, { lastSuccessMs: number | null; lastError: string | null }>();
   /** The running pass's progress: readiness follows its window commits. */
   private running: PassProgress | undefined;
+  private lastPrunedMs: number | undefined;
   passes = 0;
 
   constructor(private readonly options: SyncDaemonOptions) {}
@@ -120,6 +124,7 @@ export class SyncDaemon {
       this.consecutiveFailures = 0;
       this.options.metrics.passFinished('success', result, 0);
       this.options.onPass?.({ result });
+      await this.prune();
     } catch (error) {
       if (this.abort.signal.aborted) {
         this.options.metrics.passFinished('interrupted', undefined, this.consecutiveFailures);
@@ -136,6 +141,14 @@ export class SyncDaemon {
       this.options.onPass?.({ error });
     }
   }
+
+  /** Retention after the first pass, then at most hourly: a pass every few minutes need not walk the tables each time. */
+  private async prune(): Promise<void> {
+    if (this.lastPrunedMs !== undefined && Date.now() - this.lastPrunedMs < PRUNE_INTERVAL_MS) return;
+    this.lastPrunedMs = Date.now();
+    await pruneAfterPass(this.options.store, this.settings, this.logger, this.abort.signal);
+  }
+
 
   /** The configured observer (metrics), and the daemon's own view of the running pass. */
   private observer(): PassObserver {

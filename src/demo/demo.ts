@@ -9,6 +9,7 @@ import { describePass } from '../commands/sync.js';
 import { createWorker } from '../commands/worker.js';
 import { runCommand } from '../commands/run.js';
 import { openDatabase } from '../store/database.js';
+import { storeStatus } from '../store/statusReport.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { prepareDemoDirectory } from './demoDirectory.js';
 
@@ -79,13 +80,12 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
     clearInterval(churn);
     await simulator.close();
   }
+  // The same counts as `status` on this database: one query for both.
   const db = openDatabase(settings.databasePath, { readonly: true });
   try {
-    const bySeverity = db.prepare('SELECT severity, open_alerts FROM open_alerts_by_severity').all() as { severity: string; open_alerts: number }[];
-    const total = (db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n;
-    const changes = (db.prepare("SELECT count(*) AS n FROM alert_changes WHERE change = 'updated'").get() as { n: number }).n;
-    print(`\nThe database holds ${total} alerts and ${changes} recorded changes.`);
-    print(`Open alerts by severity: ${bySeverity.map((row) => `${row.severity} ${row.open_alerts}`).join(', ')}`);
+    const store = storeStatus(db);
+    print(`\nThe database holds ${store.alerts} alerts and ${store.changes} recorded changes (the first version of each alert and every later change).`);
+    print(`Open alerts by severity: ${store.openBySeverity.map((row) => `${row.severity} ${row.open_alerts}`).join(', ')}`);
   } finally {
     db.close();
   }

@@ -68,7 +68,7 @@ function existingMarker(directory: string): Partial<Marker> | undefined {
   }
   if (entries.includes(DEMO_MARKER)) return readMarker(path.join(directory, DEMO_MARKER));
   if (entries.length === 0) return undefined;
-  const real = entries.filter((name) => ['alerts.db', 'token-cache.json'].includes(name));
+  const real = entries.filter((name) => ['alerts.db', 'token-cache.json', 'token-cache'].includes(name));
   throw new ConfigurationError(
     `The demo directory ${directory} was not created by the demo (it has no ${DEMO_MARKER} marker) and is not empty` +
       `${real.length ? `: it holds ${real.join(' and ')}, perhaps of a real setup` : ''}. The demo never touches data it did not make: ` +

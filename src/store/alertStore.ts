@@ -1,7 +1,7 @@
 // The store as the sync engine sees it: open (and migrate), then commit each fully read window's rows and
 // the cursor that covers them in one transaction, so a crash at any point resumes exactly where it stopped.
 import { UserFacingError } from '../errors.js';
-import { formatInstant, instantFromMs, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, storedTimestamp, type Instant } from '../instants.js';
 import { cursorStore, type CursorStore } from './cursorStore.js';
 import { openDatabase, storeError, type Db } from './database.js';
 import { migrate } from './migrate.js';
@@ -89,7 +89,7 @@ export class AlertStore {
 
   commitWindow(commit: WindowCommit): UpsertCounts & { cursor: Instant | undefined } {
     return this.write(() => {
-      const now = new Date().toISOString();
+      const now = storedTimestamp();
       const counts =
         commit.entity === 'incidents'
           ? this.upsertIncidents(commit.alerts, { runId: commit.runId, now })

@@ -1,10 +1,11 @@
 // Opens the SQLite file the reports read: WAL so that readers never block the writer (nor it them), a busy
 // timeout instead of instant SQLITE_BUSY, and foreign keys for the child tables.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError, errorMessage } from '../errors.js';
 import { applyWalPolicy, DEFAULT_WAL_POLICY, type WalPolicy } from './walPolicy.js';
+import { createFileIfAbsent, DATABASE_FILE_MODE, DATABASE_FOLDER_MODE, ensureFolder } from '../config/localFolders.js';
 
 export type Db = Database.Database;
 
@@ -22,7 +23,7 @@ export function setBusyTimeout(db: Db, ms: number): void {
 
 export function openDatabase(file: string, options: { readonly?: boolean; wal?: WalPolicy } = {}): Db {
   try {
-    if (!options.readonly) mkdirSync(path.dirname(file), { recursive: true });
+    if (!options.readonly) createWithReaderModes(file);
     const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     setBusyTimeout(db, BUSY_TIMEOUT_MS);
     if (!options.readonly) {
@@ -61,6 +62,16 @@ function enterWal(db: Db, file: string): void {
   if (mode === 'wal') return;
   const directoryProblem = unwritableDirectory(path.dirname(file));
   throw new StoreError(`Database ${file}: ${directoryProblem ?? `SQLite cannot use WAL mode for it (it stays in ${String(mode)} mode), which the worker needs so that readers never block it: put the database on a local filesystem`}.`);
+}
+
+/** The folder 0750 and the file 0640 (SQLite gives -wal and -shm the file's mode), when they are new. */
+function createWithReaderModes(file: string): void {
+  try {
+    ensureFolder(path.dirname(file), DATABASE_FOLDER_MODE);
+    createFileIfAbsent(file, DATABASE_FILE_MODE);
+  } catch {
+    // Not creatable: SQLite's own open below fails, and storeError says why.
+  }
 }
 
 function unwritableDirectory(dir: string): string | undefined {

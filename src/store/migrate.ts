@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { StoreError } from '../errors.js';
+import { storedTimestamp } from '../instants.js';
 import type { Db } from './database.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -45,7 +46,7 @@ export function migrate(db: Db, migrations = loadMigrations()): string[] {
         db.exec(migration.sql);
         const violations = db.pragma('foreign_key_check') as unknown[];
         if (violations.length > 0) throw new StoreError(`Migration ${migration.name} would leave ${violations.length} rows without their parent; it was rolled back and the database is unchanged.`);
-        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, storedTimestamp());
       }).immediate();
       applied.push(migration.name);
     }

@@ -3,7 +3,7 @@
 // nothing until the clock caught up. At the start of a pass it is moved back to a position that re-reads.
 import { formatDuration } from '../config/durations.js';
 import type { Settings } from '../config/settings.js';
-import { formatInstant, instantFromMs, minInstant, parseInstant, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, minInstant, parseInstant, storedTimestamp, type Instant } from '../instants.js';
 import type { AlertStore } from '../store/alertStore.js';
 import { cursorAheadMs } from './clockRule.js';
 
@@ -37,7 +37,7 @@ export function repairFutureCursor(store: AlertStore, stream: string, runId: num
     basis = `the look-back, ${formatDuration(settings.lookback)}`;
   }
   movedTo = minInstant(movedTo, clockAllows);
-  store.cursors.moveBack(stream, movedTo, runId, new Date(nowMs).toISOString());
+  store.cursors.moveBack(stream, movedTo, runId, storedTimestamp(nowMs));
   store.runs.addNote(runId, `cursor was ${formatInstant(found)}, ahead of this machine's clock; moved back to ${formatInstant(movedTo)} (${basis})`);
   store.runs.setCursorBefore(runId, formatInstant(movedTo));
   return { found, movedTo, aheadMs, basis };

@@ -5,7 +5,7 @@ import type { TokenSource } from '../auth/delegatedSession.js';
 import type { AlertsClient } from '../alertsApi/alertsClient.js';
 import { checkAccessToken } from '../auth/accessTokenClaims.js';
 import { errorMessage, PermissionDeniedError } from '../errors.js';
-import { formatInstant, instantFromMs, instantToMs, TICKS_PER_MS, type Instant } from '../instants.js';
+import { formatInstant, instantFromMs, instantToMs, storedTimestamp, TICKS_PER_MS, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
 import type { RunOutcome, RunProgress } from '../store/syncRuns.js';
@@ -84,7 +84,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   // Said once the transaction has committed: a locked database may make it run more than once.
   const { runId, interrupted, repair } = await write(() => {
     const interrupted = store.runs.markInterrupted();
-    const id = store.runs.start(profile.source, new Date(startedMs).toISOString(), formatOrNull(store.cursors.get(stream)), null, stream, profile.entity);
+    const id = store.runs.start(profile.source, storedTimestamp(startedMs), formatOrNull(store.cursors.get(stream)), null, stream, profile.entity);
     return { runId: id, interrupted, repair: repairFutureCursor(store, stream, id, settings, startedMs) };
   });
   if (interrupted > 0) logger.warn({ interrupted }, 'earlier passes ended without finishing (process stopped); their committed windows are kept');
@@ -124,7 +124,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
   let clockSkewMs: number | undefined;
   // In the transaction that ends the run: its outcome, and the clocks' disagreement the pass measured.
   const finish = (outcome: RunOutcome, error: string | null) => {
-    store.runs.finish(runId, new Date().toISOString(), outcome, passProgress(), error);
+    store.runs.finish(runId, storedTimestamp(), outcome, passProgress(), error);
     if (clockSkewMs !== undefined) store.runs.setClockSkew(runId, clockSkewMs);
   };
 

@@ -244,3 +244,16 @@ export function cursorOf(dbPath: string): string | undefined {
     db.close();
   }
 }
+
+/** Where the bed's token cache is by default: its own folder beside the database. */
+export function tokenCacheFile(b: Pick<TestBed, 'dbPath'>): string {
+  return path.join(path.dirname(b.dbPath), 'token-cache', 'token-cache.json');
+}
+
+/** The unprivileged user the tests act as when a second unix user is needed (the tests run as root). */
+export const OTHER_UID = 65534;
+
+/** `command` run as OTHER_UID with only the group `gid`: another user on the machine, e.g. a reader. */
+export function runAsUser(gid: number, command: string, args: string[], env: Record<string, string>, cwd = '/'): RunningProcess {
+  return runProcess('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${gid}`, '--clear-groups', command, ...args], env, cwd);
+}
