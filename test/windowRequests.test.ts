@@ -36,7 +36,9 @@ function modelApi(rows: Map<string, Row>, options: ModelOptions) {
   const rank = (r: Row) => ranks.get(r) ?? (ranks.set(r, options.random()), ranks.get(r)!);
   const source: AlertsWindowSource = {
     async fetch(from, to, skip) {
-      options.onRequest?.(requests++);
+      // Counted apart from the hook: `onRequest?.(requests++)` skips the increment when there is no hook.
+      const index = requests++;
+      options.onRequest?.(index);
       const at = (r: Row) => parseInstant(r.lastUpdateTime)!;
       const matching = [...rows.values()].filter((r) => at(r) >= from && (to === null || at(r) < to));
       // The server's own order is arbitrary but stable, as a database index is (the simulator's is too).
