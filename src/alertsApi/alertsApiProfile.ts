@@ -29,6 +29,8 @@ export interface AlertsApiProfile {
    * (Graph pages by them). Each page is a request with a live $skip; the window logic splits such answers.
    */
   followsNextLink: boolean;
+  /** Whether the API documents $count=true (@odata.count in the answer): Graph alerts_v2 does, the Defender API does not. */
+  countsAnswers: boolean;
   /** Delegated and application permissions that can read alerts. */
   readPermissions: readonly string[];
   /** Token audiences of this API in every cloud (the configured host is accepted too). */
