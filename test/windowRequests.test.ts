@@ -8,6 +8,7 @@ import { formatInstant, parseInstant, type Instant } from '../src/instants.js';
 import { seededRandom } from '../src/simulator/alertFactory.js';
 import { readAlertWindows, nextWidth, type AlertsWindowSource } from '../src/sync/alertsWindow.js';
 import { orderedPrefix } from '../src/sync/orderedPrefix.js';
+import { windowCount } from '../src/sync/windowCount.js';
 
 interface Row { id: string; lastUpdateTime: string; createdTime: string }
 type ServerOrder = 'update' | 'arbitrary' | 'creation' | 'id';
@@ -116,6 +117,16 @@ describe('window requests', () => {
     assert.equal(nextWidth(1000n, 850, 1000), 1000n, 'a window holding 85% of a page keeps its width');
     assert.equal(nextWidth(1000n, 1700, 1000), 500n);
     assert.equal(nextWidth(1000n, 0, 1000), 8000n, 'an empty window grows eightfold, not twofold');
+  });
+
+  it('cuts a stretch into the windows that cost the fewest requests expected, an overflow counted as one more', () => {
+    // 7,646 alerts sampled by 1,000 rows (each stands for 7.6): windows of 850 each, two deviations below a page.
+    assert.equal(windowCount(7646, 6.6, false, 1000), 9);
+    // A count read to its end has no sampling error: filled to 97% of a page, not more.
+    assert.equal(windowCount(960, 6.6, true, 1000), 1);
+    assert.equal(windowCount(990, 6.6, true, 1000), 2);
+    // Rows that stand for one alert each: as full as the page allows.
+    assert.equal(windowCount(3000, 0, false, 1000), 3);
   });
 
   for (const order of ['update', 'arbitrary', 'creation'] as const) {
