@@ -2,7 +2,8 @@
 // promise: no sort order, no nextLink with $top, and a $skip that shifts while alerts change.
 //
 // One request is one consistent answer. A window whose answer is not full ($top rows) was therefore read
-// whole; a full one is split into smaller time windows until each is. An answer the server spread over
+// whole; a full one is split into smaller time windows until each is, cut where its rows and count say
+// (windowPlan.ts) or else at the median. An answer the server spread over
 // @odata.nextLink pages is several requests, each with a live $skip, so it is treated like a full one, and so
 // is an answer with a nextLink that is not followed (Graph pages by them). Windows are read and committed in
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
