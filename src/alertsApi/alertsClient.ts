@@ -41,6 +41,8 @@ export interface AlertsRequest {
   expandEvidence: boolean;
   /** Ask for the answer sorted on the update field ($orderby, not documented by either API: never assumed). */
   ordered?: boolean;
+  /** Ask for @odata.count ($count=true), where the profile documents it. */
+  count?: boolean;
 }
 
 export interface AlertsPage {
@@ -55,6 +57,8 @@ export interface AlertsPage {
   nextLink?: string;
   /** The request asked for the answer sorted on the update field. */
   ordered?: boolean;
+  /** @odata.count of the first response: how many alerts the server says match (for sizing only). */
+  count?: number;
 }
 
 /** One response as served: its alerts, Date and any @odata.nextLink (listAlerts joins them into an AlertsPage). */
@@ -162,6 +166,7 @@ export class AlertsClient {
     if (request.skip) params.set('$skip', String(request.skip));
     if (request.ordered) params.set('$orderby', `${this.options.profile.updateField} asc`);
     if (request.expandEvidence && this.options.profile.expandsEvidence) params.set('$expand', 'evidence');
+    if (request.count && this.options.profile.countsAnswers) params.set('$count', 'true');
     return `${this.options.apiBaseUrl}${this.options.profile.path}?${params.toString().replace(/\+/g, '%20')}`;
   }
 
@@ -189,17 +194,19 @@ export class AlertsClient {
     const seen = new Set<string>();
     let url: string | undefined = this.pageUrl(request);
     let serverTime: Instant | null = null;
+    let count: number | undefined;
     let pages = 0;
     while (url) {
       checkNotSeen(url, seen);
       const page = await this.fetchWithRetries(url, signal);
       pages += 1;
       serverTime ??= page.serverTime;
+      if (pages === 1) count = page.count;
       // The first page's list is taken as it is: no copy of a large page.
       alerts = pages === 1 ? page.alerts : alerts.concat(page.alerts);
       url = page.nextLink && this.checkedNextLink(page.nextLink);
     }
-    return { alerts, serverTime, pages };
+    return { alerts, serverTime, pages, ...(count !== undefined ? { count } : {}) };
   }
 
   /**
@@ -214,7 +221,7 @@ export class AlertsClient {
 
   private async onePage(url: string, signal?: AbortSignal): Promise<AlertsPage> {
     const page = await this.fetchWithRetries(url, signal);
-    return { alerts: page.alerts, serverTime: page.serverTime, pages: 1, more: page.nextLink !== undefined, ...(page.nextLink !== undefined ? { nextLink: page.nextLink } : {}) };
+    return { alerts: page.alerts, serverTime: page.serverTime, pages: 1, more: page.nextLink !== undefined, ...(page.nextLink !== undefined ? { nextLink: page.nextLink } : {}), ...(page.count !== undefined ? { count: page.count } : {}) };
   }
 
   private checkedNextLink(link: string): string {
@@ -339,11 +346,14 @@ export class AlertsClient {
       throw new RetryableError(`the API answered 200 without a "value" list of alerts (content type ${contentType || 'missing'})`);
     }
     const nextLink = page.members['@odata.nextLink'];
+    // Only a whole number is a count; anything else is no count (it only ever sizes windows).
+    const count = page.members['@odata.count'];
     const date = response.headers.date ? Date.parse(response.headers.date) : Number.NaN;
     return {
       alerts: page.alerts,
       serverTime: Number.isNaN(date) ? null : instantFromMs(date),
       ...(typeof nextLink === 'string' && nextLink !== '' ? { nextLink } : {}),
+      ...(Number.isSafeInteger(count) && (count as number) >= 0 ? { count: count as number } : {}),
     };
   }
 }

@@ -26,6 +26,8 @@ export const DEFENDER_PROFILE: AlertsApiProfile = {
     ]),
   expandsEvidence: true,
   followsNextLink: true,
+  // List alerts documents $filter, $top, $skip and $expand only.
+  countsAnswers: false,
   readPermissions: ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'],
   audiences: ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'],
   missingPermission: (application) => ({

@@ -30,6 +30,7 @@ export const GRAPH_PROFILE: AlertsApiProfile = {
     ]),
   expandsEvidence: false,
   followsNextLink: false,
+  countsAnswers: true,
   readPermissions: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'],
   audiences: ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us', '00000003-0000-0000-c000-000000000000'],
   missingPermission: (application) => ({

@@ -35,6 +35,8 @@ export interface RecordStreamProfile {
    * (Graph pages by them). Each page is a request with a live $skip; the window logic splits such answers.
    */
   followsNextLink: boolean;
+  /** Whether the API documents $count=true (@odata.count in the answer), used only to size windows: Graph alerts_v2 does, the Defender API does not. */
+  countsAnswers: boolean;
   /** Delegated and application permissions that can read the list. */
   readPermissions: readonly string[];
   /** Token audiences of this API in every cloud (the configured host is accepted too). */

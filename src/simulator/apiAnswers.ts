@@ -48,6 +48,8 @@ export interface ApiRequestRecord {
   /** Graph: the request came from an @odata.nextLink (its opaque $skiptoken). */
   skipToken: boolean;
   expand: boolean;
+  /** The request asked for @odata.count ($count=true). */
+  count: boolean;
   status: number;
   returned: number;
   fault?: ApiFault['kind'];
@@ -67,6 +69,7 @@ export function requestRecord(url: URL, atMs: number, expandable: string): ApiRe
     skip: Number(url.searchParams.get('$skip') ?? 0),
     skipToken: url.searchParams.has('$skiptoken'),
     expand: (url.searchParams.get('$expand') ?? '').split(',').includes(expandable),
+    count: url.searchParams.get('$count')?.toLowerCase() === 'true',
     status: 0,
     returned: 0,
     username: null,

@@ -2,13 +2,15 @@
 // promise: no sort order, no nextLink with $top, and a $skip that shifts while alerts change.
 //
 // One request is one consistent answer. A window whose answer is not full ($top rows) was therefore read
-// whole; a full one is split into smaller time windows until each is. An answer the server spread over
+// whole; a full one is split into smaller time windows until each is, cut where its rows and count say
+// (windowPlan.ts) or else at the median. An answer the server spread over
 // @odata.nextLink pages is several requests, each with a live $skip, so it is treated like a full one, and so
 // is an answer with a nextLink that is not followed (Graph pages by them). Windows are read and committed in
 // ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
 import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
 import { orderedPrefix } from './orderedPrefix.js';
+import { WindowPlan } from './windowPlan.js';
 
 export interface WindowAnswer {
   alerts: unknown[];
@@ -21,6 +23,8 @@ export interface WindowAnswer {
   next?: () => Promise<WindowAnswer>;
   /** The request asked for the answer sorted on the update field ($orderby); whether it was is read from it. */
   ordered?: boolean;
+  /** The server's count of the window's alerts (Graph's @odata.count): for sizing windows, never for committing. */
+  count?: number;
 }
 
 export interface AlertsWindowSource {
@@ -48,6 +52,8 @@ export interface ReadWindowsOptions {
   maxInstantScans?: number;
   /** Stops between windows (shutdown); what was committed stays committed. */
   signal?: AbortSignal;
+  /** A window answered whole, and again the same, while the server's count said it holds more: counts are ignored from then on. */
+  onCountMismatch?(details: { from: Instant; to: Instant | null; count: number; returned: number }): void;
 }
 
 export interface ReadWindowsResult {
@@ -78,6 +84,11 @@ export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Insta
   return from + (to - from) / 2n;
 }
 
+function sameIds(a: unknown[], b: unknown[]): boolean {
+  const ids = new Set(a.map((alert) => String((alert as { id?: unknown } | null)?.id)));
+  return b.every((alert) => ids.has(String((alert as { id?: unknown } | null)?.id)));
+}
+
 function mostlyAt(instant: Instant, alerts: unknown[]): boolean {
   let at = 0;
   for (const alert of alerts) if (updatedAt(alert) === instant) at += 1;
@@ -105,7 +116,40 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       throw error;
     }
   };
-  const readInstant = async (at: Instant, horizon: Instant) => options.commit(await readSingleInstant(source, at, top, options.maxInstantScans ?? 5), at + TICK, horizon);
+  // Where the server ignores $orderby: windows sized from the full answers' rows and counts.
+  const plan = new WindowPlan();
+  const readInstant = async (at: Instant, horizon: Instant) => {
+    const alerts = await readSingleInstant(source, at, top, options.maxInstantScans ?? 5);
+    await options.commit(alerts, at + TICK, horizon);
+    plan.read(at, at + TICK, alerts);
+  };
+  // A count above what a whole answer returned disagrees with what was read: the window is read again, and
+  // only when it answers the same twice is the count taken for wrong (and counts ignored from then on).
+  let countsTrusted = true;
+  const disagrees = (answer: WindowAnswer & { full: boolean }) => countsTrusted && !answer.full && answer.count !== undefined && answer.count > answer.alerts.length;
+  const reread = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant | null) => {
+    for (let round = 0; round < (options.maxInstantScans ?? 5); round += 1) {
+      const again = await fetchWindow(from, to);
+      if (again === 'too-large' || !disagrees(again)) return again;
+      const same = again.alerts.length === answer.alerts.length && sameIds(again.alerts, answer.alerts);
+      answer = again;
+      if (same) break;
+    }
+    distrust(from, to, answer.count!, answer.alerts.length);
+    return answer;
+  };
+  const distrust = (from: Instant, to: Instant | null, count: number, returned: number) => {
+    countsTrusted = false;
+    plan.distrustCounts();
+    options.onCountMismatch?.({ from, to, count, returned });
+  };
+  const fetchChecked = async (from: Instant, to: Instant | null) => {
+    const answer = await fetchWindow(from, to);
+    if (answer === 'too-large') return answer;
+    // A count below what one answer returned is wrong on its face.
+    if (countsTrusted && answer.count !== undefined && answer.count < answer.alerts.length) distrust(from, to, answer.count, answer.alerts.length);
+    return disagrees(answer) ? reread(answer, from, to) : answer;
+  };
 
   // A full answer the server sorted on the update field still holds a whole stretch: commit it, and go on
   // from where it ends. Only one response asked sorted can show that (pages joined from a live $skip cannot).
@@ -130,7 +174,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   // First an open window: in steady state it is the only request of the pass, and its Date header, with the
   // local clock, fixes the pass's horizons. A full first answer is dropped once its split point is known,
   // rather than held for the whole backfill, unless it holds a sorted stretch.
-  const first = await fetchWindow(options.from, null);
+  const first = await fetchChecked(options.from, null);
   const local = options.localNow();
   const server = first === 'too-large' ? null : first.serverTime;
   // The cursor may claim only time both clocks agree has passed; windows are read up to the later clock, so
@@ -148,8 +192,28 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   keyset = first !== 'too-large' && first.ordered === true;
   let start = options.from;
   let width = readTo - start;
-  // Sorted answers are read on from where each ends, up to readTo; unsorted ones window by window.
-  const nextEnd = () => (keyset ? readTo : minInstant(start + width, readTo));
+  // The plan said the next stretch is one instant holding more than a page: it is paged through at once.
+  let instantNext = false;
+  const planned = (): Instant | undefined => {
+    const next = plan.next(start, readTo, served);
+    if (next?.kind === 'instant') instantNext = true;
+    return next === undefined ? undefined : next.kind === 'instant' ? start + TICK : minInstant(next.end, readTo);
+  };
+  // Sorted answers are read on from where each ends, up to readTo; unsorted ones window by window, sized by
+  // the plan where a full answer showed what lies ahead, else from the density just read.
+  const nextEnd = () => (keyset ? readTo : (planned() ?? minInstant(start + width, readTo)));
+  // After a full answer for [start, to): the plan's smaller window, else a split of this one.
+  const smallerEnd = (answer: WindowAnswer | 'too-large', to: Instant) => {
+    if (answer === 'too-large') return splitEnd(answer, to);
+    plan.full(start, to, answer.alerts, countsTrusted ? answer.count : undefined);
+    const end = planned();
+    if (end !== undefined && end > start && (end < to || instantNext)) {
+      splits += 1;
+      return end;
+    }
+    instantNext = false;
+    return splitEnd(answer, to);
+  };
   const splitEnd = (answer: WindowAnswer | 'too-large', to: Instant) => {
     splits += 1;
     if (answer === 'too-large') return start + (to - start) / 2n;
@@ -163,12 +227,21 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     start = kept.start;
     end = kept.end ?? nextEnd();
   } else {
-    end = splitEnd(first, readTo);
+    end = smallerEnd(first, readTo);
   }
   while (start < readTo) {
-    const answer = await fetchWindow(start, end);
+    if (instantNext) {
+      instantNext = false;
+      splits += 1;
+      await readInstant(start, horizon);
+      start += TICK;
+      end = nextEnd();
+      continue;
+    }
+    const answer = await fetchChecked(start, end);
     if (answer !== 'too-large' && !answer.full) {
       await options.commit(answer.alerts, end, horizon);
+      plan.read(start, end, answer.alerts);
       width = nextWidth(end - start, answer.alerts.length, served);
       start = end;
       end = nextEnd();
@@ -179,7 +252,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       start = next.start;
       end = next.end ?? nextEnd();
     } else if (end - start > TICK) {
-      end = splitEnd(answer, end);
+      end = smallerEnd(answer, end);
     } else if (answer === 'too-large') {
       throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
     } else {

@@ -24,6 +24,8 @@ export function apiWindowSource(
           expandEvidence: options.expandEvidence,
           // Within one instant the order does not matter; elsewhere a sorted answer saves requests.
           ordered: settings.useOrderBy && skip === 0 && windowTo !== windowFrom + 1n,
+          // How many alerts a window holds sizes the next windows; paging within one instant needs none.
+          count: skip === 0 && windowTo !== windowFrom + 1n,
         },
         signal,
       );

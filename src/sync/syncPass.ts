@@ -158,6 +158,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
         observer?.windowCommitted?.(progress.snapshot());
       },
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
+      onCountMismatch: ({ count, returned }) => logger.warn({ count, returned }, "the API's @odata.count disagreed with what it returned: windows are sized without it for this pass (nothing is skipped)"),
       onServerClock: (server, local) => {
         clockSkewMs = instantToMs(server) - instantToMs(local);
         reportClockSkew({ settings, logger, observer }, clockSkewMs);
