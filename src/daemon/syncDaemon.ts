@@ -123,8 +123,9 @@ export class SyncDaemon {
       this.lastSuccessMs = Date.now();
       this.consecutiveFailures = 0;
       this.options.metrics.passFinished('success', result, 0);
-      this.options.onPass?.({ result });
+      // Before onPass: once it is called the pass has ended, and a tick it starts is not skipped.
       await this.prune();
+      this.options.onPass?.({ result });
     } catch (error) {
       if (this.abort.signal.aborted) {
         this.options.metrics.passFinished('interrupted', undefined, this.consecutiveFailures);
