@@ -137,7 +137,9 @@ for (const source of SOURCES) {
 
     it('disk full while the worker runs: heartbeat and passes fail and are retried, /livez answers, and the worker catches up once space is freed', async () => {
       const dir = smallFilesystem(24);
-      const b = await bedOn(dir, source, { MDE_ALERT_SYNC_SCHEDULE: '* * * * * *' });
+      // No checkpoints by the worker: its TRUNCATE after each (failed) pass gives the WAL's blocks back to the
+      // full filesystem, which can let the heartbeat through before the test lifts the fault.
+      const b = await bedOn(dir, source, { MDE_ALERT_SYNC_SCHEDULE: '* * * * * *', MDE_ALERT_SYNC_WAL_CHECKPOINTS: 'external' });
       const dbPath = b.env.MDE_ALERT_SYNC_DATABASE_PATH!;
       const { worker, get } = await startWorker(b);
       await waitFor('the first pass', () => count(dbPath, "SELECT count(*) FROM sync_runs WHERE outcome = 'success'") >= 1);
