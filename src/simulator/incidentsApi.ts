@@ -191,9 +191,9 @@ export class IncidentsApi {
     return changed;
   }
 
-  /** The visible incidents not merged away. */
+  /** The visible incidents not merged away that random churn may pick: not the showcase's (a pinned alert's). */
   private open(): SimIncident[] {
-    return this.truth().filter((i) => i.status !== 'redirected');
+    return this.truth().filter((i) => i.status !== 'redirected' && !this.alertIdsOf(i.id).some((alertId) => this.alerts.pinned.has(alertId)));
   }
 
   /**
