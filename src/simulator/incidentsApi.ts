@@ -193,7 +193,13 @@ export class IncidentsApi {
 
   /** The visible incidents not merged away that random churn may pick: not the showcase's (a pinned alert's). */
   private open(): SimIncident[] {
-    return this.truth().filter((i) => i.status !== 'redirected' && !this.alertIdsOf(i.id).some((alertId) => this.alerts.pinned.has(alertId)));
+    return this.truth().filter((i) => i.status !== 'redirected' && !this.holdsPinned(i.id));
+  }
+
+  private holdsPinned(id: string): boolean {
+    if (this.alerts.pinned.size === 0) return false;
+    for (const alertId of this.members.get(id) ?? []) if (this.alerts.pinned.has(alertId)) return true;
+    return false;
   }
 
   /**
