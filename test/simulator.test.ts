@@ -163,4 +163,20 @@ describe('showcase alerts', () => {
       await showcase.close();
     }
   });
+
+  it('puts both in one open, high-severity incident with a known id, which random merges and analysts leave alone', async () => {
+    const showcase = await startSimulator({ initialAlerts: 20, showcaseAlerts: true, incidents: { initialMergedShare: 0.5 } });
+    try {
+      const incident = () => showcase.incidents.truth().find((i) => i.id === SHOWCASE.incidentId);
+      const before = incident();
+      assert.deepEqual([before?.severity, before?.status], ['high', 'active']);
+      assert.deepEqual(showcase.incidents.alertIdsOf(SHOWCASE.incidentId).sort(), [SHOWCASE.alertId, SHOWCASE.resolvedAlertId].sort());
+      assert.ok(showcase.incidents.truth().some((i) => i.status === 'redirected'), 'the seeded history has merged incidents');
+      showcase.incidents.mergeIncidents(100);
+      showcase.incidents.updateIncidents(100);
+      assert.deepEqual(incident(), before);
+    } finally {
+      await showcase.close();
+    }
+  });
 });

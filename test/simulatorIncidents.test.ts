@@ -239,6 +239,10 @@ describe('simulated Graph incidents follow their alerts, change, merge and show 
       assert.ok(redirected.every((i) => ids.has(i.redirectIncidentId) && i.redirectIncidentId !== i.id));
       const alerts = (await merged.get(`${ALERTS}?$top=1000`)).body.value as Body[];
       assert.ok(alerts.every((a) => !redirected.some((i) => i.id === a.incidentId)), 'no alert is left in a redirected incident');
+      // Seeded history, not changes of now: a first sync, which leaves the last 10 minutes to settle, finds them all.
+      const settled = new Date(merged.sim.nowMs() - 10 * 60_000).toISOString();
+      assert.ok(redirected.every((i) => String(i.lastUpdateDateTime) < settled), 'the seeded merges are older than the settle lag');
+      assert.ok(alerts.every((a) => String(a.lastUpdateDateTime) < settled), 'so are the alerts they moved');
     } finally {
       await merged.close();
     }

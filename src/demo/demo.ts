@@ -1,6 +1,7 @@
 // `mde-alert-sync demo`: the whole product with no Azure tenant. Starts the simulator, signs in through the
 // real device code flow (the simulated user approves it), then runs the worker while simulated analysts keep
-// changing alerts, and on Ctrl-C (or after --passes) shows where the database is and what is in it.
+// changing alerts, and on Ctrl-C (or after --passes) shows where the database is and what is in it: the
+// alerts, and Graph's incidents (some merged into others, as Defender XDR does).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { loadSettings, TOKEN_CACHE_KEY_ENV, type Settings } from '../config/settings.js';
@@ -12,6 +13,8 @@ import { openDatabase } from '../store/database.js';
 import { storeStatus } from '../store/statusReport.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { prepareDemoDirectory } from './demoDirectory.js';
+
+const DEMO_MERGED_SHARE = 0.1;
 
 export interface DemoOptions {
   directory: string;
@@ -29,8 +32,12 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
   const tokenCacheKey = randomBytes(32).toString('base64');
   // Before anything starts: a directory the demo did not make is refused with nothing touched.
   const files = prepareDemoDirectory(path.resolve(options.directory), tokenCacheKey);
-  const simulator = await startSimulator({ initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000, grantIncidentPermission: true, showcaseAlerts: true });
-  print(`Simulator (Entra ID + Microsoft Graph security alerts_v2) listening at ${simulator.url}`);
+  // A tenth of the seeded incidents merged into others (a public tenant: 51 of 474), so that merges show.
+  const simulator = await startSimulator({
+    initialAlerts: options.alerts, initialAlertDays: 28, seed: Date.now() % 100_000, grantIncidentPermission: true, showcaseAlerts: true,
+    incidents: { initialMergedShare: DEMO_MERGED_SHARE },
+  });
+  print(`Simulator (Entra ID + Microsoft Graph security alerts_v2 and incidents) listening at ${simulator.url}`);
   // The demo ignores MDE_ALERT_SYNC_* variables and config files: it must not touch a real tenant's setup.
   const settings = loadSettings({
     env: { [TOKEN_CACHE_KEY_ENV]: tokenCacheKey },
@@ -86,11 +93,15 @@ export async function demoCommand(options: DemoOptions, print: (line: string) =>
     const store = storeStatus(db);
     print(`\nThe database holds ${store.alerts} alerts and ${store.changes} recorded changes (the first version of each alert and every later change).`);
     print(`Open alerts by severity: ${store.openBySeverity.map((row) => `${row.severity} ${row.open_alerts}`).join(', ')}`);
+    const { incidents } = store;
+    print(`The database holds ${incidents.stored} incidents (${incidents.merged} merged into others) and ${incidents.changes} recorded incident changes.`);
+    print(`Open incidents by severity: ${incidents.openBySeverity.map((row) => `${row.severity} ${row.open_incidents}`).join(', ')}`);
   } finally {
     db.close();
   }
   print(`\nDatabase file: ${settings.databasePath}`);
   print(`Try:  sqlite3 "${settings.databasePath}" "SELECT * FROM open_alerts_by_severity"`);
   print(`      sqlite3 "${settings.databasePath}" "SELECT alert_id, change, changed_fields FROM alert_changes ORDER BY id DESC LIMIT 5"`);
+  print(`      sqlite3 "${settings.databasePath}" "SELECT id, redirect_incident_id FROM incidents WHERE status = 'Redirected'"`);
   return settings;
 }

@@ -250,13 +250,13 @@ export class AlertsApi {
     return changed;
   }
 
-  /** Defender XDR moves alerts into another incident (a merge): each moved alert is a new version. */
-  moveAlerts(ids: string[], incidentId: number): SimAlert[] {
+  /** Defender XDR moves alerts into another incident (a merge), at `atMs` (default now): each moved alert is a new version. */
+  moveAlerts(ids: string[], incidentId: number, atMs = this.nowMs()): SimAlert[] {
     const moved: SimAlert[] = [];
     for (const id of ids) {
       const stored = this.alerts.get(id);
       if (!stored) continue;
-      const next: SimAlert = { ...stored.alert, incidentId, lastUpdateTime: this.factory.updateStamp(this.nowMs(), stored.alert.lastUpdateTime) };
+      const next: SimAlert = { ...stored.alert, incidentId, lastUpdateTime: this.factory.updateStamp(atMs, stored.alert.lastUpdateTime) };
       this.put(next, stored.visibleFromMs);
       moved.push(next);
     }

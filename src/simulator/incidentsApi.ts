@@ -191,29 +191,35 @@ export class IncidentsApi {
     return changed;
   }
 
-  /** The visible incidents not merged away. */
+  /** The visible incidents not merged away that random churn may pick: not the showcase's (a pinned alert's). */
   private open(): SimIncident[] {
-    return this.truth().filter((i) => i.status !== 'redirected');
+    return this.truth().filter((i) => i.status !== 'redirected' && !this.holdsPinned(i.id));
+  }
+
+  private holdsPinned(id: string): boolean {
+    if (this.alerts.pinned.size === 0) return false;
+    for (const alertId of this.members.get(id) ?? []) if (this.alerts.pinned.has(alertId)) return true;
+    return false;
   }
 
   /**
    * Defender XDR merges `sourceId` into `targetId`: the source becomes `redirected` naming the target, and its
-   * alerts move to the target (new alert versions; the target changes with them).
+   * alerts move to the target (new alert versions; the target changes with them), at `atMs` (default now).
    */
-  mergeIncident(sourceId: string, targetId: string): void {
+  mergeIncident(sourceId: string, targetId: string, atMs = this.nowMs()): void {
     const source = this.incidents.get(sourceId);
     if (!source || !this.incidents.has(targetId) || sourceId === targetId || source.incident.status === 'redirected') throw new Error(`cannot merge incident ${sourceId} into ${targetId}`);
-    this.put(this.factory.redirect(source.incident, targetId, this.nowMs()), source.visibleFromMs);
-    this.alerts.moveAlerts(this.alertIdsOf(sourceId), Number(targetId));
+    this.put(this.factory.redirect(source.incident, targetId, atMs), source.visibleFromMs);
+    this.alerts.moveAlerts(this.alertIdsOf(sourceId), Number(targetId), atMs);
   }
 
-  /** `count` merges of random pairs of open incidents; returns [source, target] of each. */
-  mergeIncidents(count: number): [string, string][] {
+  /** `count` merges of random pairs of open incidents (at `atMs`, default now); returns [source, target] of each. */
+  mergeIncidents(count: number, atMs?: number): [string, string][] {
     const merged: [string, string][] = [];
     for (let i = 0; i < count; i += 1) {
       const pair = pickSome(this.open().map((incident) => incident.id), 2, this.random);
       if (pair.length < 2) break;
-      this.mergeIncident(pair[0]!, pair[1]!);
+      this.mergeIncident(pair[0]!, pair[1]!, atMs);
       merged.push([pair[0]!, pair[1]!]);
     }
     return merged;

@@ -51,6 +51,8 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
+const SEEDED_MERGES_AGO_MS = 30 * 60_000;
+
 export const SIMULATOR_TENANT_ID = '8d5c1c5e-0b7a-4c43-9b5f-1f6b2c0de001';
 export const SIMULATOR_CLIENT_ID = '3f1e7a52-5c1d-4b8e-a7a0-9c2f6d1e0b77';
 
@@ -95,7 +97,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (options.initialAlerts) api.seed(options.initialAlerts, options.initialAlertDays ?? 30);
   if (options.showcaseAlerts) api.seedShowcase();
   const initialMerges = Math.floor((options.incidents?.initialMergedShare ?? 0) * incidents.incidents.size);
-  if (initialMerges > 0) incidents.mergeIncidents(initialMerges);
+  // Seeded merges are history too: after the seeded changes (which end an hour ago) and before a sync's
+  // settle lag (10 minutes), so that a first sync finds the alerts they moved.
+  if (initialMerges > 0) incidents.mergeIncidents(initialMerges, nowMs() - SEEDED_MERGES_AGO_MS);
 
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', baseUrl);
