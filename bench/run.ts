@@ -9,6 +9,7 @@
 //   --requests-only   only the request figures (backfills by density profile, both sources, both server orders)
 //   --request-alerts N  the size of those backfills (default 7646)
 //   --incidents N     the incidents the incident views are timed over (default 100000)
+//   --incidents-backfill N  the incidents of the incident backfill (source graph; default 100000)
 //   --cli FILE        the worker to measure (default dist/cli.js), e.g. another checkout's, for a before/after
 // Figures recorded with the machine they were taken on: docs/performance.md.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -39,7 +40,7 @@ const VIEWS: { view: string; sql: string }[] = [
 
 // The worker runs with the malloc tuning of the container image (MALLOC_* in its ENV), as deployed.
 const IMAGE_MALLOC_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
-const { values } = parseArgs({ options: { cli: { type: 'string', default: CLI_DEFAULT }, 'requests-only': { type: 'boolean', default: false }, 'request-alerts': { type: 'string', default: '7646' }, alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false }, incidents: { type: 'string', default: '100000' } } });
+const { values } = parseArgs({ options: { cli: { type: 'string', default: CLI_DEFAULT }, 'requests-only': { type: 'boolean', default: false }, 'request-alerts': { type: 'string', default: '7646' }, alerts: { type: 'string', default: '100000' }, scaling: { type: 'string', default: '10000,100000,1000000' }, 'page-size': { type: 'string', default: '10000' }, 'node-options': { type: 'string', default: '' }, 'plain-malloc': { type: 'boolean', default: false }, incidents: { type: 'string', default: '100000' }, 'incidents-backfill': { type: 'string', default: '100000' } } });
 // Another build's dist/cli.js (--cli), to measure a change against what it replaces.
 const CLI = path.resolve(values.cli!);
 const mainN = Number(values.alerts);
@@ -89,6 +90,8 @@ interface TenantOptions {
   profile?: DensityProfile;
   orderBy?: OrderByHandling;
   graphServerPageSize?: number;
+  /** Incidents in the tenant, one alert each (their quota lifted); the permission to read them granted. */
+  incidents?: number;
   /** Settings of the worker beyond the bench's own (source, pageSize). */
   settings?: Record<string, string>;
 }
@@ -255,8 +258,37 @@ async function main(): Promise<void> {
     rmSync(largest.dir, { recursive: true, force: true });
   }
   print();
+  await incidentBackfill(Number(values['incidents-backfill']), print);
+  print();
   incidentViewFigures(Number(values.incidents), print);
   save(out);
+}
+
+/** The real worker's backfill of N incidents (and the alert each holds) with source graph. */
+async function incidentBackfill(n: number, print: (line?: string) => void): Promise<void> {
+  const tenant = await startTenant(0, { incidents: n, settings: { MDE_ALERT_SYNC_SOURCE: 'graph', MDE_ALERT_SYNC_PAGE_SIZE: '2000', MDE_ALERT_SYNC_INCIDENTS: 'true' } });
+  await tenant.sim.call({ command: 'incidentRequests' });
+  const { usage, requests } = await sync(tenant);
+  const incidentRequests = await tenant.sim.call<{ filter: string | null; skipToken: boolean; status: number; returned: number }[]>({ command: 'incidentRequests' });
+  const stored = incidentCounts(tenant.dbPath);
+  await stopTenant(tenant);
+  const minimum = Math.ceil(n / 50);
+  const refused = incidentRequests.filter((r) => r.status !== 200).length;
+  const partial = incidentRequests.filter((r) => r.status === 200 && r.returned < 50).length;
+  print(`Backfill of ${n} incidents (source graph, one alert each; the simulator's incident quota raised from 150 to 1e9 calls a minute for the bench;`);
+  print(`  the worker still paces itself at Graph's 150 a minute, which callsPerMinute may only lower, so the wall time is at least requests / 150 minutes)`);
+  print(`  end to end        ${s(usage.wallMs)} wall, ${s(usage.cpuMs)} CPU, ${Math.round(n / (usage.wallMs / 1000))} incidents/s, peak RSS ${mb(usage.peakRssBytes)} (the pass over their ${stored.alerts} stored alerts included)`);
+  print(`  requests          ${incidentRequests.length} incident requests (${refused} not 200, ${partial} with fewer than 50) = ${(incidentRequests.length / minimum).toFixed(2)} x the minimum ceil(N / 50) = ${minimum}; ${requests.length} alert requests`);
+  print(`  stored            ${stored.incidents} incidents, ${n - stored.incidents} lost (target: all ${n}, 0 lost: ${verdict(stored.incidents === n)})`);
+}
+
+function incidentCounts(dbPath: string): { incidents: number; alerts: number } {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare('SELECT (SELECT count(*) FROM incidents) AS incidents, (SELECT count(*) FROM alerts) AS alerts').get() as { incidents: number; alerts: number };
+  } finally {
+    db.close();
+  }
 }
 
 function save(out: string[]): void {

@@ -8,9 +8,10 @@ import type { OrderByHandling } from '../src/simulator/alertsApi.js';
 export type DensityProfile = 'uniform' | 'denseHour' | 'tie' | 'emptyStretch';
 
 export type SimulatorCommand =
-  | { command: 'start'; alerts: number; dir: string; profile?: DensityProfile; orderBy?: OrderByHandling; graphServerPageSize?: number }
+  | { command: 'start'; alerts: number; dir: string; profile?: DensityProfile; orderBy?: OrderByHandling; graphServerPageSize?: number; incidents?: number }
   | { command: 'update'; count: number }
   | { command: 'requests' }
+  | { command: 'incidentRequests' }
   | { command: 'token' }
   | { command: 'stop' };
 
@@ -32,15 +33,25 @@ function seedProfile(sim: Simulator, profile: Exclude<DensityProfile, 'uniform'>
   }
 }
 let requestsSeen = 0;
+let incidentRequestsSeen = 0;
+
+/** Incidents (one alert each) spread over the 180 days, as the alerts are. */
+function seedIncidents(sim: Simulator, incidents: number): void {
+  const start = sim.nowMs() - 180 * DAY_MS;
+  for (let i = 0; i < incidents; i += 1) sim.incidents.createIncidents(1, { atMs: start + Math.floor(Math.random() * 179 * DAY_MS) });
+}
 
 async function handle(message: SimulatorCommand): Promise<unknown> {
   switch (message.command) {
     case 'start': {
       // Realistic history: 180 days (the API's retention), evidence expanded; the quotas lifted so that the
       // benchmark measures the work, not the waiting.
-      const { profile = 'uniform' } = message;
-      simulator = await startSimulator({ initialAlerts: profile === 'uniform' ? message.alerts : 0, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9, graphCallsPerMinute: 1e9 } });
+      // With incidents, their quota (150 a minute, as Graph's alerts) is lifted too: a backfill of 100,000 at
+      // 50 a page needs 2,000 requests.
+      const { profile = 'uniform', incidents = 0 } = message;
+      simulator = await startSimulator({ initialAlerts: profile === 'uniform' ? message.alerts : 0, initialAlertDays: 180, identity: { autoApproveAfterMs: 0 }, api: { callsPerMinute: 1e9, callsPerHour: 1e9, graphCallsPerMinute: 1e9 }, ...(incidents > 0 ? { grantIncidentPermission: true, incidents: { callsPerMinute: 1e9 } } : {}) });
       if (profile !== 'uniform') seedProfile(simulator, profile, message.alerts);
+      seedIncidents(simulator, incidents);
       simulator.api.orderBy = message.orderBy ?? 'ignored';
       simulator.api.graphServerPageSize = message.graphServerPageSize;
       return {
@@ -57,6 +68,11 @@ async function handle(message: SimulatorCommand): Promise<unknown> {
       // The requests since the last call: what one pass asked for.
       const requests = simulator!.api.requests.slice(requestsSeen).map(({ filter, top, skip, expand, status, returned }) => ({ filter, top, skip, expand, status, returned }));
       requestsSeen = simulator!.api.requests.length;
+      return requests;
+    }
+    case 'incidentRequests': {
+      const requests = simulator!.incidents.requests.slice(incidentRequestsSeen).map(({ filter, skipToken, status, returned }) => ({ filter, skipToken, status, returned }));
+      incidentRequestsSeen = simulator!.incidents.requests.length;
       return requests;
     }
     case 'token':
