@@ -10,7 +10,7 @@ import { parseInstant } from '../instants.js';
 import { DEFENDER_FILTER, GRAPH_FILTER, ODataFilterError, parseFilter, type InstantRange, type ParsedFilter } from './odataFilter.js';
 import { toGraphAlert } from './graphAlert.js';
 import { byAt, inRange, orderByComparator, pickSome } from './recordOrder.js';
-import { ANSWER_FAULTS, applyFault, graphNextLink, ORDER_BY_REFUSED, readSkipToken, requestRecord, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
+import { beginAnswer, graphNextLink, ORDER_BY_REFUSED, readSkipToken, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
 import { showcaseAlerts } from './showcaseAlerts.js';
 
 export type { ApiFault, ApiRequestRecord, OrderByHandling } from './apiAnswers.js';
@@ -301,16 +301,9 @@ export class AlertsApi {
     const dialect = /^\/api(\/v1\.0)?\/alerts\/?$/i.test(url.pathname) ? DEFENDER : /^\/v1\.0\/security\/alerts_v2\/?$/.test(url.pathname) ? GRAPH : undefined;
     if (!dialect) return false;
     const now = this.nowMs();
-    const record = requestRecord(url, now, 'evidence');
-    this.requests.push(record);
-    response.setHeader('date', new Date(now).toUTCString());
-
-    const fault = this.faults.shift();
-    if (fault && !ANSWER_FAULTS.includes(fault.kind)) {
-      record.fault = fault.kind;
-      await applyFault(fault, response, record);
-      return true;
-    }
+    const begun = await beginAnswer(url, now, 'evidence', this.requests, this.faults, response);
+    if (!begun) return true;
+    const { record, fault } = begun;
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
       record.status = status;
       // A fault that alters an answer (a Date header, a body) waits for the next answer there is.

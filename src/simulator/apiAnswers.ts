@@ -76,6 +76,24 @@ export function requestRecord(url: URL, atMs: number, expandable: string): ApiRe
   };
 }
 
+/**
+ * The opening of every list answer: the request recorded, the Date header set, and the next fault taken. A
+ * fault that replaces the answer (a status, a reset, a stall...) is applied at once, and then nothing is
+ * returned: the request is answered. A fault that alters an answer is returned with the record.
+ */
+export async function beginAnswer(url: URL, nowMs: number, expandable: string, requests: ApiRequestRecord[], faults: ApiFault[], response: ServerResponse): Promise<{ record: ApiRequestRecord; fault: ApiFault | undefined } | undefined> {
+  const record = requestRecord(url, nowMs, expandable);
+  requests.push(record);
+  response.setHeader('date', new Date(nowMs).toUTCString());
+  const fault = faults.shift();
+  if (fault && !ANSWER_FAULTS.includes(fault.kind)) {
+    record.fault = fault.kind;
+    await applyFault(fault, response, record);
+    return undefined;
+  }
+  return { record, fault };
+}
+
 /** Graph's link to the rest of an answer: the same query, the position in an opaque token (clients follow it, never build it). */
 export function graphNextLink(url: URL, skip: number): string {
   const next = new URL(url);

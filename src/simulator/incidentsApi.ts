@@ -14,7 +14,7 @@ import { INCIDENT_FILTER, ODataFilterError, parseFilter, type InstantRange, type
 import { IncidentFactory, type SimIncident } from './incidentFactory.js';
 import { graphAlertSummary } from './graphAlert.js';
 import { byAt, inRange, orderByComparator, pickSome } from './recordOrder.js';
-import { ANSWER_FAULTS, applyFault, graphNextLink, ORDER_BY_REFUSED, readSkipToken, requestRecord, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
+import { beginAnswer, graphNextLink, ORDER_BY_REFUSED, readSkipToken, sendPage, type ApiFault, type ApiRequestRecord, type OrderByHandling } from './apiAnswers.js';
 
 /** The permissions Graph accepts for listing incidents (delegated scp or application roles). */
 export const INCIDENT_READ_PERMISSIONS = ['SecurityIncident.Read.All', 'SecurityIncident.ReadWrite.All'];
@@ -244,15 +244,9 @@ export class IncidentsApi {
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
     if (!/^\/v1\.0\/security\/incidents\/?$/.test(url.pathname)) return false;
     const now = this.nowMs();
-    const record = requestRecord(url, now, 'alerts');
-    this.requests.push(record);
-    response.setHeader('date', new Date(now).toUTCString());
-    const fault = this.faults.shift();
-    if (fault && !ANSWER_FAULTS.includes(fault.kind)) {
-      record.fault = fault.kind;
-      await applyFault(fault, response, record);
-      return true;
-    }
+    const begun = await beginAnswer(url, now, 'alerts', this.requests, this.faults, response);
+    if (!begun) return true;
+    const { record, fault } = begun;
     const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
       record.status = status;
       if (fault) this.faults.unshift(fault);
