@@ -18,9 +18,10 @@ export type { ApiFault, ApiRequestRecord, OrderByHandling } from './apiAnswers.j
 /**
  * What Graph puts in @odata.count when asked ($count=true, documented for alerts_v2): the number of alerts
  * the filter matches, or, to test a reader that must not trust it, nothing, a third of it, or three times it
- * and 50 more. The Defender API does not document $count and answers without one.
+ * and 50 more; `firstPage`: the exact count on the first page of an answer only, none on its @odata.nextLink
+ * pages (Microsoft's pages do not say which). The Defender API does not document $count and answers without one.
  */
-export type CountHandling = 'exact' | 'absent' | 'low' | 'high';
+export type CountHandling = 'exact' | 'absent' | 'low' | 'high' | 'firstPage';
 
 
 export interface AlertsApiOptions {
@@ -361,15 +362,15 @@ export class AlertsApi {
     const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => this.present(dialect, s.alert, record.expand));
     // Graph pages by @odata.nextLink: the rest of the answer is another request, named by an opaque token.
     const nextLink = dialect === GRAPH && top !== null && matching.length > record.skip + top ? graphNextLink(url, record.skip + top) : undefined;
-    const count = dialect === GRAPH && record.count ? countAnswer(this.graphCount, matching.length) : undefined;
+    const count = dialect === GRAPH && record.count ? countAnswer(this.graphCount, matching.length, record.skip) : undefined;
     sendPage(request, response, url, now, record, { context: dialect.context, page, nextLink, count }, fault);
     return true;
   }
 }
 
 /** @odata.count as the CountHandling says, for `exact` alerts matching the filter (before $skip and $top). */
-function countAnswer(handling: CountHandling, exact: number): number | undefined {
-  if (handling === 'absent') return undefined;
+function countAnswer(handling: CountHandling, exact: number, skip: number): number | undefined {
+  if (handling === 'absent' || (handling === 'firstPage' && skip > 0)) return undefined;
   return handling === 'low' ? Math.floor(exact / 3) : handling === 'high' ? exact * 3 + 50 : exact;
 }
 

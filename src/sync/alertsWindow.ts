@@ -5,11 +5,13 @@
 // whole; a full one is split into smaller time windows until each is, cut where its rows and count say
 // (windowPlan.ts) or else at the median. An answer the server spread over
 // @odata.nextLink pages is several requests, each with a live $skip, so it is treated like a full one, and so
-// is an answer with a nextLink that is not followed (Graph pages by them). Windows are read and committed in
-// ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
+// is an answer with a nextLink that is not followed (Graph pages by them); the exception is a settled window
+// whose pages prove, by their counts and ids, that they hold it whole (pagedWindow.ts). Windows are read and
+// committed in ascending time order, so the cursor only ever claims a contiguous, completely read stretch of time.
 import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
 import { orderedPrefix } from './orderedPrefix.js';
+import { readPagedWindow } from './pagedWindow.js';
 import { WindowPlan } from './windowPlan.js';
 
 export interface WindowAnswer {
@@ -43,7 +45,10 @@ export interface ReadWindowsOptions {
    * server's Date header); windows are read up to the later one, since reading more only re-reads.
    */
   localNow: () => Instant;
-  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order (a promise it returns is awaited). */
+  /**
+   * Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order (a promise it returns
+   * is awaited). The pages of a window still being read come with windowTo at the window's start (nothing claimed).
+   */
   commit(alerts: unknown[], windowTo: Instant, horizon: Instant): unknown;
   onServerClockMissing?(): void;
   /** The first answer's Date header and the local clock when it came (to measure their disagreement). */
@@ -52,6 +57,11 @@ export interface ReadWindowsOptions {
   maxInstantScans?: number;
   /** Stops between windows (shutdown); what was committed stays committed. */
   signal?: AbortSignal;
+  /**
+   * The settle lag (100 ns ticks): a window ending that long before the horizon gains no alerts while it is read,
+   * so its counted @odata.nextLink pages may prove it whole. Unset, such pages are never taken for a window.
+   */
+  settleLag?: Instant;
   /** A window answered whole, and again the same, while the server's count said it holds more: counts are ignored from then on. */
   onCountMismatch?(details: { from: Instant; to: Instant | null; count: number; returned: number }): void;
 }
@@ -59,6 +69,8 @@ export interface ReadWindowsOptions {
 export interface ReadWindowsResult {
   windows: number;
   splits: number;
+  /** Settled windows read through their @odata.nextLink pages and proved whole. */
+  pagedWindows: number;
   /** What the cursor may claim: the earlier of the two clocks at the first answer. */
   horizon: Instant;
 }
@@ -66,6 +78,11 @@ export interface ReadWindowsResult {
 export class UnsplittableWindowError extends SyncFailedError {}
 
 const TICK = 1n;
+/**
+ * A settled, counted window is planned to hold this many pages and is read through its pages when its count
+ * says it holds at most twice as many: what one that changes while it is read costs before it is cut smaller.
+ */
+const PAGED_WINDOW_PAGES = 16;
 
 /** When an alert of an answer was last updated, if it says so in a timestamp. */
 const updatedAt = (alert: unknown): Instant | undefined => parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime);
@@ -99,6 +116,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const { source, top } = options;
   let windows = 0;
   let splits = 0;
+  let pagedWindows = 0;
   // What the server serves per answer: $top, or fewer where it cuts $top silently (with a nextLink).
   let served = top;
   // Keyset reading (answers asked sorted on the update field) until an answer fails to show a sorted stretch.
@@ -185,23 +203,32 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   else if (first !== 'too-large') options.onServerClockMissing?.();
   if (first !== 'too-large' && !first.full) {
     await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
-    return { windows, splits, horizon };
+    return { windows, splits, horizon, pagedWindows };
   }
-  if (readTo <= options.from) return { windows, splits, horizon };
+  if (readTo <= options.from) return { windows, splits, horizon, pagedWindows };
 
   keyset = first !== 'too-large' && first.ordered === true;
   let start = options.from;
   let width = readTo - start;
+  // Where the server pages by @odata.nextLink and counts, the settled stretch is read in windows of many
+  // pages, each proved whole by its pages (pagedWindow.ts); the rest, one answer a window.
+  const settled = options.settleLag === undefined ? undefined : horizon - options.settleLag;
+  let pagedPages = first !== 'too-large' && first.next !== undefined && first.count !== undefined ? PAGED_WINDOW_PAGES : 0;
+  const paging = () => settled !== undefined && start < settled && pagedPages > 0 && !keyset && countsTrusted;
+  const windowLimit = () => (paging() ? settled! : readTo);
+  const windowRows = () => (paging() ? pagedPages * served : served);
+  const pageable = (answer: WindowAnswer, to: Instant) => paging() && to <= settled! && answer.next !== undefined && answer.count !== undefined && answer.count <= 2 * pagedPages * served;
   // The plan said the next stretch is one instant holding more than a page: it is paged through at once.
   let instantNext = false;
   const planned = (): Instant | undefined => {
-    const next = plan.next(start, readTo, served);
+    const limit = windowLimit();
+    const next = plan.next(start, limit, windowRows());
     if (next?.kind === 'instant') instantNext = true;
-    return next === undefined ? undefined : next.kind === 'instant' ? start + TICK : minInstant(next.end, readTo);
+    return next === undefined ? undefined : next.kind === 'instant' ? start + TICK : minInstant(next.end, limit);
   };
   // Sorted answers are read on from where each ends, up to readTo; unsorted ones window by window, sized by
   // the plan where a full answer showed what lies ahead, else from the density just read.
-  const nextEnd = () => (keyset ? readTo : (planned() ?? minInstant(start + width, readTo)));
+  const nextEnd = () => (keyset ? readTo : (planned() ?? minInstant(start + width, windowLimit())));
   // After a full answer for [start, to): the plan's smaller window, else a split of this one.
   const smallerEnd = (answer: WindowAnswer | 'too-large', to: Instant) => {
     if (answer === 'too-large') return splitEnd(answer, to);
@@ -238,14 +265,34 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       end = nextEnd();
       continue;
     }
-    const answer = await fetchChecked(start, end);
+    let answer = await fetchChecked(start, end);
     if (answer !== 'too-large' && !answer.full) {
       await options.commit(answer.alerts, end, horizon);
       plan.read(start, end, answer.alerts);
-      width = nextWidth(end - start, answer.alerts.length, served);
+      width = nextWidth(end - start, answer.alerts.length, windowRows());
       start = end;
       end = nextEnd();
       continue;
+    }
+    if (answer !== 'too-large' && pageable(answer, end)) {
+      const from = start;
+      const to = end;
+      const recount = () => ((windows += 1), source.fetch(from, to, 0));
+      const paged = await readPagedWindow(answer, from, to, { stage: (alerts) => options.commit(alerts, from, horizon), recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
+      if (paged.verdict === 'whole') {
+        pagedWindows += 1;
+        await options.commit([], end, horizon);
+        plan.read(start, end, paged.times);
+        width = nextWidth(end - start, paged.rows, windowRows());
+        start = end;
+        // The counts say nothing lies past the settled stretch: the cursor cannot claim it in this pass anyway.
+        if (start >= settled! && plan.countsNothingFrom(start)) break;
+        end = nextEnd();
+        continue;
+      }
+      // Changed while read: smaller windows are read in less time. Pages that do not add up are not read again.
+      pagedPages = paged.verdict === 'changed' && pagedPages >= 4 ? pagedPages / 2 : 0;
+      answer = { ...answer, alerts: paged.times, ...(paged.count !== undefined ? { count: paged.count } : {}) };
     }
     const next = await keptFromFull(answer, start, end, horizon);
     if (next !== undefined) {
@@ -262,7 +309,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       end = nextEnd();
     }
   }
-  return { windows, splits, horizon };
+  return { windows, splits, horizon, pagedWindows };
 }
 
 /**

@@ -146,6 +146,8 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       ...(signal ? { signal } : {}),
       top,
       localNow: () => instantFromMs(Date.now()),
+      // Settled windows may be read through their counted pages (pagedWindow.ts).
+      settleLag: ms(settings.settleLag),
       source: apiWindowSource(client, { ...settings, pageSize: top }, { expandEvidence: settings.expandEvidence, signal, onFetch: () => (windows += 1) }),
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
       // late are read again; checked against the local clock again at each commit.

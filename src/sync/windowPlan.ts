@@ -104,6 +104,12 @@ export class WindowPlan {
     }
   }
 
+  /** Whether the counts say nothing lies from `start` on: every stretch counted, and all it counted read. */
+  countsNothingFrom(start: Instant): boolean {
+    const stretches = this.stretches(start);
+    return stretches.length > 0 && stretches.every((stretch) => stretch.sample.total !== undefined && stretch.estimate === 0);
+  }
+
   /** A count proved wrong (it disagreed with what was read): size from the samples alone from now on. */
   distrustCounts(): void {
     this.countsTrusted = false;
@@ -142,7 +148,8 @@ export class WindowPlan {
         while (j < rows.length && rows[j] === at) j += 1;
         const group = (j - i) * weight;
         // More than a page at one instant: read what lies before it, then page through it.
-        if (group >= page) return at === start ? { kind: 'instant', at } : { kind: 'window', end: at };
+        // Only rows that share it say an instant holds that many; one row of a coarse sample stands for a stretch.
+        if (group >= page && j - i > 1) return at === start ? { kind: 'instant', at } : { kind: 'window', end: at };
         const over = estimate + group > page;
         const beyond = estimate + group > target && estimate + group - target > target - estimate;
         if ((over || beyond) && at > start) return { kind: 'window', end: at };
