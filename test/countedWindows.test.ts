@@ -28,6 +28,20 @@ describe('windows sized by count (source graph)', () => {
     });
   }
 
+  it('a server that cuts $top 2,000 to 1,000 silently, with no @odata.nextLink: its count shows the answers were cut, and every alert is stored', async () => {
+    const b = await bed({ initialAlerts: 3500, initialAlertDays: 60, api: { graphServerPageSize: 1000, graphCutWithoutLink: true } }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '2000' });
+    b.sim.api.beforeQuery = (index) => {
+      if (index % 4 === 2) b.sim.api.updateAlerts(3);
+    };
+    await signedIn(b);
+    const first = await b.cli(['sync']);
+    assert.equal(first.code, 0, first.stderr);
+    b.sim.api.beforeQuery = undefined;
+    assert.equal((await b.cli(['sync'])).code, 0);
+    assertStoreEqualsTruth(b);
+    assert.doesNotMatch(first.stderr, /disagreed/, 'a cut answer is not a wrong count');
+  });
+
   const described = { exact: 'exact (settled windows read through their pages)', firstPage: 'given on first pages only (a paged window is counted again after its last page)', absent: 'absent', low: 'wrong (a third)', high: 'wrong (three times and more)' };
   for (const count of ['exact', 'firstPage', 'absent', 'low', 'high'] as const) {
     it(`a count that is ${described[count]}, with alerts changing during the backfill: every alert stored at its latest version`, async () => {

@@ -36,6 +36,11 @@ export interface AlertsApiOptions {
   graphCallsPerHour?: number | undefined;
   /** Set, Graph answers at most this many alerts per response, cutting $top silently (the rest by @odata.nextLink). */
   graphServerPageSize?: number | undefined;
+  /**
+   * Set, that cut comes with no @odata.nextLink either: the legacy Graph security API documented a $top limit of
+   * 1,000 and paging by link, and a peer reports alerts_v2 answering with no link at all (elastic/integrations#20234).
+   */
+  graphCutWithoutLink?: boolean | undefined;
   /** Set, the Defender API answers every alerts request like a retired API (see `retiredDefenderApi`). */
   retiredDefenderApi?: RetiredApiAnswer | undefined;
   /** What both APIs do with $orderby (see OrderByHandling); by default they ignore it. */
@@ -112,6 +117,8 @@ export class AlertsApi {
    * the rest. Set, Graph answers at most this many per response.
    */
   graphServerPageSize: number | undefined;
+  /** Set, Graph's cut of $top comes with no @odata.nextLink (see AlertsApiOptions). */
+  graphCutWithoutLink: boolean;
   /** What both APIs do with $orderby (see OrderByHandling). */
   orderBy: OrderByHandling;
   /** What Graph answers to $count=true (see CountHandling). */
@@ -145,6 +152,7 @@ export class AlertsApi {
     readonly options: AlertsApiOptions,
   ) {
     this.graphServerPageSize = options.graphServerPageSize;
+    this.graphCutWithoutLink = options.graphCutWithoutLink ?? false;
     this.retiredDefenderApi = options.retiredDefenderApi;
     this.orderBy = options.orderBy ?? 'ignored';
     this.graphCount = options.graphCount ?? 'exact';
@@ -361,7 +369,7 @@ export class AlertsApi {
     const top = dialect === GRAPH && this.graphServerPageSize !== undefined ? Math.min(record.top ?? Infinity, this.graphServerPageSize) : record.top;
     const page = matching.slice(record.skip, top === null ? undefined : record.skip + top).map((s) => this.present(dialect, s.alert, record.expand));
     // Graph pages by @odata.nextLink: the rest of the answer is another request, named by an opaque token.
-    const nextLink = dialect === GRAPH && top !== null && matching.length > record.skip + top ? graphNextLink(url, record.skip + top) : undefined;
+    const nextLink = dialect === GRAPH && !this.graphCutWithoutLink && top !== null && matching.length > record.skip + top ? graphNextLink(url, record.skip + top) : undefined;
     const count = dialect === GRAPH && record.count ? countAnswer(this.graphCount, matching.length, record.skip) : undefined;
     sendPage(request, response, url, now, record, { context: dialect.context, page, nextLink, count }, fault);
     return true;

@@ -137,13 +137,23 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   // Where the server ignores $orderby: windows sized from the full answers' rows and counts.
   const plan = new WindowPlan();
   const readInstant = async (at: Instant, horizon: Instant) => {
-    const alerts = await readSingleInstant(source, at, top, options.maxInstantScans ?? 5);
+    const alerts = await readSingleInstant(source, at, served, options.maxInstantScans ?? 5);
     await options.commit(alerts, at + TICK, horizon);
     plan.read(at, at + TICK, alerts);
   };
-  // A count above what a whole answer returned disagrees with what was read: the window is read again, and
-  // only when it answers the same twice is the count taken for wrong (and counts ignored from then on).
+  // A count above what a whole answer returned disagrees with what was read: the window is read again. When it
+  // answers the same twice, the server may be cutting $top silently, with no link (the legacy Graph security API
+  // documented a limit of 1,000): the answer is taken for full and its rows for what the server serves. Only a
+  // later answer with fewer rows than that cut, and a count above them too, shows the count wrong (and counts
+  // are ignored from then on). Either way the window is read again rather than committed short.
   let countsTrusted = true;
+  let cutAt: number | undefined;
+  let servedBeforeCut = served;
+  const cut = (answer: WindowAnswer & { full: boolean }) => {
+    cutAt = answer.alerts.length;
+    if (cutAt < served) served = cutAt;
+    return { ...answer, full: true };
+  };
   const disagrees = (answer: WindowAnswer & { full: boolean }) => countsTrusted && !answer.full && answer.count !== undefined && answer.count > answer.alerts.length;
   const reread = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant | null) => {
     for (let round = 0; round < (options.maxInstantScans ?? 5); round += 1) {
@@ -153,11 +163,16 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       answer = again;
       if (same) break;
     }
+    if (cutAt === undefined && answer.alerts.length > 0) {
+      servedBeforeCut = served;
+      return cut(answer);
+    }
     distrust(from, to, answer.count!, answer.alerts.length);
     return answer;
   };
   const distrust = (from: Instant, to: Instant | null, count: number, returned: number) => {
     countsTrusted = false;
+    if (cutAt !== undefined) served = servedBeforeCut;
     plan.distrustCounts();
     options.onCountMismatch?.({ from, to, count, returned });
   };
@@ -166,7 +181,9 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     if (answer === 'too-large') return answer;
     // A count below what one answer returned is wrong on its face.
     if (countsTrusted && answer.count !== undefined && answer.count < answer.alerts.length) distrust(from, to, answer.count, answer.alerts.length);
-    return disagrees(answer) ? reread(answer, from, to) : answer;
+    if (!disagrees(answer)) return answer;
+    // As many rows as the cut seen before, and a count above them: cut again.
+    return answer.alerts.length === cutAt ? cut(answer) : reread(answer, from, to);
   };
 
   // A full answer the server sorted on the update field still holds a whole stretch: commit it, and go on
@@ -328,7 +345,7 @@ export function nextWidth(width: Instant, rows: number, served: number): Instant
  * the instant (its lastUpdateTime moves on), which shifts $skip; so the instant is scanned until two
  * consecutive scans return the same set of ids, and the pass fails rather than claim a partial read.
  */
-async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: number, maxScans: number): Promise<unknown[]> {
+async function readSingleInstant(source: AlertsWindowSource, at: Instant, served: number, maxScans: number): Promise<unknown[]> {
   let previous: Map<string, unknown> | undefined;
   for (let scan = 0; scan < maxScans; scan += 1) {
     const current = new Map<string, unknown>();
@@ -337,12 +354,13 @@ async function readSingleInstant(source: AlertsWindowSource, at: Instant, top: n
       for (const alert of answer.alerts) current.set(String((alert as { id?: unknown })?.id), alert);
       read += answer.alerts.length;
       // The server's own paging where it has one (Graph's @odata.nextLink, as its documentation asks);
-      // else $skip, moved by what came back, since a server may return fewer than $top.
+      // else $skip, moved by what came back, since a server may return fewer than $top (a page of what it
+      // serves, `served`, may have more behind it even with no sign of it).
       if (answer.next) {
         answer = await answer.next();
         continue;
       }
-      if (answer.alerts.length < top && !answer.more) break;
+      if (answer.alerts.length < served && !answer.more) break;
       if (answer.alerts.length === 0) {
         throw new UnsplittableWindowError(`The API said more alerts share the timestamp ${formatInstant(at)} but returned none at $skip=${read}; the pass stops without moving the cursor.`);
       }
