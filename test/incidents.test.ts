@@ -143,6 +143,32 @@ describe('incidents: backfill and incremental passes', () => {
     }
   });
 
+  it('resync --since moves back the cursor of each stream, the incidents too, and the next pass re-reads both spans writing no history', async () => {
+    const b = await bed({ initialAlerts: 150, initialAlertDays: 30 });
+    await signedIn(b);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const changes = count(b.dbPath, 'SELECT count(*) FROM incident_changes');
+    const moved = await b.cli(['resync', '--since', '7d']);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /Moved the cursor of graph:alerts_v2\S* back from /);
+    assert.match(moved.stdout, new RegExp(`Moved the cursor of ${INCIDENTS} back from `));
+    const db = openDb(b.dbPath);
+    const resets = db.prepare('SELECT stream, new_position FROM cursor_resets ORDER BY stream').all() as { stream: string; new_position: string }[];
+    const cursor = (db.prepare('SELECT position FROM sync_cursor WHERE stream = ?').get(INCIDENTS) as { position: string }).position;
+    db.close();
+    assert.deepEqual(resets.map((r) => r.stream).sort(), [INCIDENTS, resets.find((r) => r.stream !== INCIDENTS)!.stream].sort());
+    assert.ok(Math.abs(Date.parse(cursor) - (Date.now() - 7 * 86_400_000)) < 60_000, `the incidents' cursor is 7 days back (${cursor})`);
+
+    const before = incidentRequests(b).length;
+    const reread = await b.cli(['sync']);
+    assert.equal(reread.code, 0, reread.stderr);
+    const first = incidentRequests(b)[before]!;
+    const from = /lastUpdateDateTime ge (\S+)/.exec(first.filter ?? '')?.[1];
+    assert.ok(from !== undefined && Date.parse(from) <= Date.parse(cursor), `the incidents are read from the resync point (${from})`);
+    assert.equal(count(b.dbPath, 'SELECT count(*) FROM incident_changes'), changes, 'unchanged incidents write no history');
+    assertIncidentsEqualTruth(b);
+  });
+
   it('reads more incidents than a page sharing one lastUpdateDateTime (a tie) without losing one', async () => {
     const b = await bed({ initialAlerts: 40 });
     await signedIn(b);

@@ -235,6 +235,22 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const windowLimit = () => (paging() ? settled! : readTo);
   const windowRows = () => (paging() ? pagedPages * served : served);
   const pageable = (answer: WindowAnswer, to: Instant) => paging() && to <= settled! && answer.next !== undefined && answer.count !== undefined && answer.count <= 2 * pagedPages * served;
+  // A settled window's pages, stored as they come: committed with the cursor when they prove the window whole,
+  // else a sample of it (their update times) for the plan, as a full answer is.
+  const readPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant, horizon: Instant) => {
+    const recount = () => ((windows += 1), source.fetch(from, to, 0));
+    const paged = await readPagedWindow(answer, from, to, { stage: (alerts) => options.commit(alerts, from, horizon), recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
+    if (paged.verdict === 'whole') {
+      pagedWindows += 1;
+      await options.commit([], to, horizon);
+      plan.read(from, to, paged.times);
+      width = nextWidth(to - from, paged.rows, windowRows());
+      return 'whole' as const;
+    }
+    // Changed while read: smaller windows are read in less time. Pages that do not add up are not read again.
+    pagedPages = paged.verdict === 'changed' && pagedPages >= 4 ? pagedPages / 2 : 0;
+    return { ...answer, alerts: paged.times, ...(paged.count !== undefined ? { count: paged.count } : {}) };
+  };
   // The plan said the next stretch is one instant holding more than a page: it is paged through at once.
   let instantNext = false;
   const planned = (): Instant | undefined => {
@@ -292,24 +308,15 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       continue;
     }
     if (answer !== 'too-large' && pageable(answer, end)) {
-      const from = start;
-      const to = end;
-      const recount = () => ((windows += 1), source.fetch(from, to, 0));
-      const paged = await readPagedWindow(answer, from, to, { stage: (alerts) => options.commit(alerts, from, horizon), recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
-      if (paged.verdict === 'whole') {
-        pagedWindows += 1;
-        await options.commit([], end, horizon);
-        plan.read(start, end, paged.times);
-        width = nextWidth(end - start, paged.rows, windowRows());
+      const paged = await readPages(answer, start, end, horizon);
+      if (paged === 'whole') {
         start = end;
         // The counts say nothing lies past the settled stretch: the cursor cannot claim it in this pass anyway.
         if (start >= settled! && plan.countsNothingFrom(start)) break;
         end = nextEnd();
         continue;
       }
-      // Changed while read: smaller windows are read in less time. Pages that do not add up are not read again.
-      pagedPages = paged.verdict === 'changed' && pagedPages >= 4 ? pagedPages / 2 : 0;
-      answer = { ...answer, alerts: paged.times, ...(paged.count !== undefined ? { count: paged.count } : {}) };
+      answer = paged;
     }
     const next = await keptFromFull(answer, start, end, horizon);
     if (next !== undefined) {
