@@ -248,15 +248,17 @@ describe('incidents: failures of one stream', () => {
 
 describe('incidents: crash and resume', () => {
   it('a process killed mid-backfill of the incidents resumes where it stopped, with nothing lost or duplicated', async () => {
-    const b = await bed({ initialAlerts: 1200, initialAlertDays: 90 });
+    // Pages of 20: a settled window of up to 32 pages is one commit, and the backfill needs several.
+    const b = await bed({ initialAlerts: 1200, initialAlertDays: 90 }, { MDE_ALERT_SYNC_PAGE_SIZE: '20' });
     await signedIn(b);
     const run = b.spawnCli(['sync']);
     let killedAt = -1;
+    // Killed once a window of incidents has moved their cursor (a settled window's pages move it with the last).
     b.sim.incidents.beforeQuery = (index) => {
-      if (index === 8 && killedAt < 0) {
-        killedAt = index;
-        run.child.kill('SIGKILL');
-      }
+      if (index < 8 || killedAt >= 0) return;
+      if (count(b.dbPath, "SELECT count(*) FROM sync_cursor WHERE stream = 'graph:incidents'") === 0) return;
+      killedAt = index;
+      run.child.kill('SIGKILL');
     };
     const killed = await run.done;
     assert.equal(killed.signal, 'SIGKILL');

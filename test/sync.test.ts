@@ -382,7 +382,8 @@ function scenarios(source: AlertSource): void {
 
   describe(`crash and resume (source ${source})`, () => {
     it('a process killed mid-backfill resumes where it stopped, with nothing lost or duplicated', async () => {
-      const b = await bed({ initialAlerts: 1500, initialAlertDays: 90 }, { MDE_ALERT_SYNC_PAGE_SIZE: '50' });
+      // Pages of 20: with Graph, a settled window of up to 32 pages is one commit, and the backfill needs several.
+      const b = await bed({ initialAlerts: 1500, initialAlertDays: 90 }, { MDE_ALERT_SYNC_PAGE_SIZE: '20' });
       await signedIn(b);
       const run = b.spawnCli(['sync']);
       let killedAt = -1;

@@ -89,7 +89,7 @@ export async function resyncCommand(settings: Settings, logger: Logger, since: s
       print(`Moved the cursor of ${stream} back from ${formatInstant(current)} to ${formatInstant(target)}.`);
     }
     for (const { stream, current } of found.filter((entry) => !moves.some((move) => move.stream === entry.stream))) {
-      print(`Left the cursor of ${stream} ${current === undefined ? '(none yet: its first sync reads back to the look-back)' : `at ${formatInstant(current)}, already before that time`}.`);
+      print(`Left the cursor of ${stream} ${current === undefined ? '(none yet: its first sync reads back to the look-back)' : `at ${formatInstant(current)}, already at or before that time`}.`);
     }
     print("The next pass (sync, or the worker's next tick) reads the span again; stored records and their history are kept, and unchanged ones record nothing new.");
   } finally {

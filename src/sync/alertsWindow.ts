@@ -25,7 +25,10 @@ export interface WindowAnswer {
   next?: () => Promise<WindowAnswer>;
   /** The request asked for the answer sorted on the update field ($orderby); whether it was is read from it. */
   ordered?: boolean;
-  /** The server's count of the window's alerts (Graph's @odata.count): for sizing windows, never for committing. */
+  /**
+   * The server's count of the window's alerts (Graph's @odata.count): it sizes windows, and with the rows of a
+   * settled window's pages it proves them whole (pagedWindow.ts); it never commits a single answer.
+   */
   count?: number;
 }
 
@@ -45,11 +48,14 @@ export interface ReadWindowsOptions {
    * server's Date header); windows are read up to the later one, since reading more only re-reads.
    */
   localNow: () => Instant;
-  /**
-   * Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order (a promise it returns
-   * is awaited). The pages of a window still being read come with windowTo at the window's start (nothing claimed).
-   */
+  /** Rows of [windowFrom, windowTo) are all in `alerts`; called in ascending window order (a promise it returns is awaited). */
   commit(alerts: unknown[], windowTo: Instant, horizon: Instant): unknown;
+  /**
+   * The rows of one page of a settled window still being read, from `windowFrom` on: stored, nothing claimed
+   * (the window is committed, with no rows, once its pages prove it whole). Unset, they go to `commit` with
+   * windowTo at the window's start.
+   */
+  stage?(alerts: unknown[], windowFrom: Instant, horizon: Instant): unknown;
   onServerClockMissing?(): void;
   /** The first answer's Date header and the local clock when it came (to measure their disagreement). */
   onServerClock?(server: Instant, local: Instant): void;
@@ -58,10 +64,17 @@ export interface ReadWindowsOptions {
   /** Stops between windows (shutdown); what was committed stays committed. */
   signal?: AbortSignal;
   /**
-   * The settle lag (100 ns ticks): a window ending that long before the horizon gains no alerts while it is read,
-   * so its counted @odata.nextLink pages may prove it whole. Unset, such pages are never taken for a window.
+   * The settle lag (100 ns ticks; the caller passes the overlap where it is longer): a window ending that long
+   * before the horizon gains no alerts while it is read, so its counted @odata.nextLink pages may prove it
+   * whole. Unset, such pages are never taken for a window.
    */
   settleLag?: Instant;
+  /**
+   * Set (a pass catching up: a first sync, or far behind), the first request is the closed window [from, firstTo)
+   * rather than the open one, so that a backfill's first answer is not only a sample: the caller puts it where
+   * both clocks should call it settled, and the window reader checks that against the server's Date.
+   */
+  firstTo?: Instant;
   /** A window answered whole, and again the same, while the server's count said it holds more: counts are ignored from then on. */
   onCountMismatch?(details: { from: Instant; to: Instant | null; count: number; returned: number }): void;
 }
@@ -122,13 +135,21 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   // Keyset reading (answers asked sorted on the update field) until an answer fails to show a sorted stretch.
   let keyset = false;
 
+  // Whether @odata.count is still believed, and the silent cut of $top suspected (see `cut` below).
+  let countsTrusted = true;
+  let cutAt: number | undefined;
   const fetchWindow = async (from: Instant, to: Instant | null): Promise<(WindowAnswer & { full: boolean }) | 'too-large'> => {
     options.signal?.throwIfAborted();
     windows += 1;
     try {
       const answer = await source.fetch(from, to, 0);
-      if (answer.more && answer.alerts.length > 0 && answer.alerts.length < served) served = answer.alerts.length;
-      return { ...answer, full: answer.alerts.length >= top || (answer.pages ?? 1) > 1 || answer.more === true };
+      const rows = answer.alerts.length;
+      if (answer.more && rows > 0 && rows < served) served = rows;
+      // A server that cuts at cutAt never returns more. With no count to judge by, an answer of exactly that many
+      // may have more behind it.
+      if (cutAt !== undefined && rows > cutAt) cutAt = undefined;
+      const atCut = cutAt !== undefined && rows === cutAt && (!countsTrusted || answer.count === undefined);
+      return { ...answer, full: rows >= served || atCut || (answer.pages ?? 1) > 1 || answer.more === true };
     } catch (error) {
       if (source.isTooLarge(error)) return 'too-large';
       throw error;
@@ -137,41 +158,42 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   // Where the server ignores $orderby: windows sized from the full answers' rows and counts.
   const plan = new WindowPlan();
   const readInstant = async (at: Instant, horizon: Instant) => {
-    const alerts = await readSingleInstant(source, at, served, options.maxInstantScans ?? 5);
+    // A suspected silent cut counts as what the server serves here too: a page that long may have more behind it.
+    const alerts = await readSingleInstant(source, at, cutAt === undefined ? served : Math.min(served, cutAt), options.maxInstantScans ?? 5);
     await options.commit(alerts, at + TICK, horizon);
     plan.read(at, at + TICK, alerts);
   };
   // A count above what a whole answer returned disagrees with what was read: the window is read again. When it
   // answers the same twice, the server may be cutting $top silently, with no link (the legacy Graph security API
-  // documented a limit of 1,000): the answer is taken for full and its rows for what the server serves. Only a
-  // later answer with fewer rows than that cut, and a count above them too, shows the count wrong (and counts
-  // are ignored from then on). Either way the window is read again rather than committed short.
-  let countsTrusted = true;
-  let cutAt: number | undefined;
+  // documented a limit of 1,000): an answer of at least a tenth of $top is taken for full, and its rows for what
+  // the server serves. Only an answer with fewer rows than that, and a count above them too, shows the count
+  // wrong (and counts are ignored from then on); the cut stays suspected until an answer holds more rows than it.
+  // An answer that keeps changing is split. In each case the window is read again rather than committed short.
   let servedBeforeCut = served;
   const cut = (answer: WindowAnswer & { full: boolean }) => {
+    if (cutAt === undefined) servedBeforeCut = served;
     cutAt = answer.alerts.length;
     if (cutAt < served) served = cutAt;
     return { ...answer, full: true };
   };
+  const plausibleCut = (rows: number) => cutAt === undefined && rows > 0 && rows * 10 >= top;
   const disagrees = (answer: WindowAnswer & { full: boolean }) => countsTrusted && !answer.full && answer.count !== undefined && answer.count > answer.alerts.length;
   const reread = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant | null) => {
-    for (let round = 0; round < (options.maxInstantScans ?? 5); round += 1) {
+    let same = false;
+    for (let round = 0; round < (options.maxInstantScans ?? 5) && !same; round += 1) {
       const again = await fetchWindow(from, to);
       if (again === 'too-large' || !disagrees(again)) return again;
-      const same = again.alerts.length === answer.alerts.length && sameIds(again.alerts, answer.alerts);
+      same = again.alerts.length === answer.alerts.length && sameIds(again.alerts, answer.alerts);
       answer = again;
-      if (same) break;
     }
-    if (cutAt === undefined && answer.alerts.length > 0) {
-      servedBeforeCut = served;
-      return cut(answer);
-    }
+    if (!same) return { ...answer, full: true };
+    if (plausibleCut(answer.alerts.length)) return cut(answer);
     distrust(from, to, answer.count!, answer.alerts.length);
     return answer;
   };
   const distrust = (from: Instant, to: Instant | null, count: number, returned: number) => {
     countsTrusted = false;
+    // The cut was judged by counts: windows are sized as before it, and an answer of exactly its rows is still full.
     if (cutAt !== undefined) served = servedBeforeCut;
     plan.distrustCounts();
     options.onCountMismatch?.({ from, to, count, returned });
@@ -208,8 +230,10 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
 
   // First an open window: in steady state it is the only request of the pass, and its Date header, with the
   // local clock, fixes the pass's horizons. A full first answer is dropped once its split point is known,
-  // rather than held for the whole backfill, unless it holds a sorted stretch.
-  const first = await fetchChecked(options.from, null);
+  // rather than held for the whole backfill, unless it holds a sorted stretch. A catching-up pass may begin with
+  // the closed window [from, firstTo) instead, read as any window is (its pages too, if both clocks call it settled).
+  const firstTo = options.firstTo !== undefined && options.firstTo > options.from ? options.firstTo : undefined;
+  const first = await fetchChecked(options.from, firstTo ?? null);
   const local = options.localNow();
   const server = first === 'too-large' ? null : first.serverTime;
   // The cursor may claim only time both clocks agree has passed; windows are read up to the later clock, so
@@ -218,7 +242,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const readTo = server === null ? local : maxInstant(server, local);
   if (server !== null) options.onServerClock?.(server, local);
   else if (first !== 'too-large') options.onServerClockMissing?.();
-  if (first !== 'too-large' && !first.full) {
+  if (first !== 'too-large' && !first.full && firstTo === undefined) {
     await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
     return { windows, splits, horizon, pagedWindows };
   }
@@ -228,8 +252,10 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   let start = options.from;
   let width = readTo - start;
   // Where the server pages by @odata.nextLink and counts, the settled stretch is read in windows of many
-  // pages, each proved whole by its pages (pagedWindow.ts); the rest, one answer a window.
-  const settled = options.settleLag === undefined ? undefined : horizon - options.settleLag;
+  // pages, each proved whole by its pages (pagedWindow.ts); the rest, one answer a window. After a closed first
+  // window, what follows it is read as one stretch (its pages were the backfill; the rest is minutes).
+  const settledAt = options.settleLag === undefined ? undefined : horizon - options.settleLag;
+  const settled = settledAt !== undefined && firstTo !== undefined ? minInstant(settledAt, firstTo) : settledAt;
   let pagedPages = first !== 'too-large' && first.next !== undefined && first.count !== undefined ? PAGED_WINDOW_PAGES : 0;
   const paging = () => settled !== undefined && start < settled && pagedPages > 0 && !keyset && countsTrusted;
   const windowLimit = () => (paging() ? settled! : readTo);
@@ -239,7 +265,8 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   // else a sample of it (their update times) for the plan, as a full answer is.
   const readPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant, horizon: Instant) => {
     const recount = () => ((windows += 1), source.fetch(from, to, 0));
-    const paged = await readPagedWindow(answer, from, to, { stage: (alerts) => options.commit(alerts, from, horizon), recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
+    const stage = (alerts: unknown[]) => (options.stage ? options.stage(alerts, from, horizon) : options.commit(alerts, from, horizon));
+    const paged = await readPagedWindow(answer, from, to, { stage, recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
     if (paged.verdict === 'whole') {
       pagedWindows += 1;
       await options.commit([], to, horizon);
@@ -282,8 +309,12 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     return mostlyAt(start, answer.alerts) ? start + TICK : splitPoint(start, to, answer.alerts);
   };
   let end: Instant;
-  const kept = await keptFromFull(first, start, readTo, horizon);
-  if (kept !== undefined) {
+  // The closed first window's answer is the loop's first, as if it had just been asked.
+  let pending = firstTo === undefined ? undefined : first;
+  const kept = pending === undefined ? await keptFromFull(first, start, readTo, horizon) : undefined;
+  if (firstTo !== undefined) {
+    end = firstTo;
+  } else if (kept !== undefined) {
     start = kept.start;
     end = kept.end ?? nextEnd();
   } else {
@@ -298,13 +329,21 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       end = nextEnd();
       continue;
     }
-    let answer = await fetchChecked(start, end);
+    let answer = pending ?? (await fetchChecked(start, end));
+    pending = undefined;
     if (answer !== 'too-large' && !answer.full) {
       await options.commit(answer.alerts, end, horizon);
       plan.read(start, end, answer.alerts);
       width = nextWidth(end - start, answer.alerts.length, windowRows());
       start = end;
       end = nextEnd();
+      continue;
+    }
+    // A sorted answer holds a stretch (keyset reading); one that is not turns keyset reading off.
+    const next = await keptFromFull(answer, start, end, horizon);
+    if (next !== undefined) {
+      start = next.start;
+      end = next.end ?? nextEnd();
       continue;
     }
     if (answer !== 'too-large' && pageable(answer, end)) {
@@ -318,11 +357,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       }
       answer = paged;
     }
-    const next = await keptFromFull(answer, start, end, horizon);
-    if (next !== undefined) {
-      start = next.start;
-      end = next.end ?? nextEnd();
-    } else if (end - start > TICK) {
+    if (end - start > TICK) {
       end = smallerEnd(answer, end);
     } else if (answer === 'too-large') {
       throw new UnsplittableWindowError('The alerts sharing one timestamp do not fit in one response; raise maxResponseMegabytes.');
@@ -358,7 +393,12 @@ async function readSingleInstant(source: AlertsWindowSource, at: Instant, served
     const current = new Map<string, unknown>();
     let read = 0;
     for (let answer = await source.fetch(at, at + TICK, 0); ; ) {
+      const known = current.size;
       for (const alert of answer.alerts) current.set(String((alert as { id?: unknown })?.id), alert);
+      // A page of nothing new (a server that ignores $skip) would be asked for forever.
+      if (read > 0 && answer.alerts.length > 0 && current.size === known) {
+        throw new UnsplittableWindowError(`The API returned the same alerts again at $skip=${read} for the timestamp ${formatInstant(at)}, so the alerts sharing it cannot be paged; the pass stops without moving the cursor. Raise pageSize.`);
+      }
       read += answer.alerts.length;
       // The server's own paging where it has one (Graph's @odata.nextLink, as its documentation asks);
       // else $skip, moved by what came back, since a server may return fewer than $top (a page of what it

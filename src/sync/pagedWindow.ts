@@ -3,10 +3,12 @@
 // the pages are taken for the window's whole content only when they prove it:
 //  - the window ends before the settle lag: no alert can enter it any more (an update moves an alert out of
 //    it, to now), so while it is read its alerts can only leave, and its count only fall;
-//  - every page carries the same @odata.count, so none left while the pages were read (a $skip shifted by
-//    an alert that left would lose the one behind it); where the pages after the first carry none, the window
-//    is asked once more after its last page, and that count must be the first one;
-//  - the pages hold exactly that many rows, all distinct, all inside the window, the last one with no link.
+//  - every page that carries an @odata.count carries the first page's, so none left while the pages were read
+//    (a $skip shifted by an alert that left would lose the one behind it);
+//  - the pages hold exactly that many rows, all distinct, all inside the window, the last one with no link;
+//  - the window's first page, asked again after the last page, counts the same and holds only rows already
+//    read. That closes what the first page's own count cannot: a count made after its rows (an alert that left
+//    in between shifts the alert behind it into the first page's range, where the second asking finds it).
 // Anything else (a count that fell or is missing, a duplicate, a row outside) and the pages are only a sample
 // of the window: their rows are stored (true versions, the cursor left where it was) and the window is cut
 // smaller, as a full answer is. The cursor moves only when the window's pages proved whole.
@@ -36,7 +38,7 @@ export interface PagedRead {
 export interface PagedReadOptions {
   /** Stores a page's rows as they come, the cursor left where it is. */
   stage(alerts: unknown[]): unknown;
-  /** The window's first page again, for its count, when the later pages gave none. */
+  /** The window's first page, asked again after its last page. */
   recount(): Promise<PagedAnswer>;
   /** A page too large to read (the source's own error): the pages are then only a sample. */
   isTooLarge(error: unknown): boolean;
@@ -52,8 +54,6 @@ export async function readPagedWindow(first: PagedAnswer, from: Instant, to: Ins
   const ids = new Set<string>();
   const times: { lastUpdateTime: unknown }[] = [];
   let inside = true;
-  // A page after the first without a count: the count is asked again after the last page.
-  let uncounted = false;
   let answer = first;
   const ended = (verdict: PagedVerdict): PagedRead => ({ verdict, rows: times.length, times, count: answer.count ?? count });
   for (;;) {
@@ -64,13 +64,13 @@ export async function readPagedWindow(first: PagedAnswer, from: Instant, to: Ins
       times.push({ lastUpdateTime: updateOf(alert) });
     }
     await options.stage(answer.alerts);
-    if (answer !== first && answer.count === undefined) uncounted = true;
-    else if (count === undefined || answer.count !== count) return ended(fell(count, answer.count) ? 'changed' : 'inconsistent');
+    // A page after the first may carry no count (the second asking of the first page covers it).
+    if (count === undefined || (answer.count !== count && (answer === first || answer.count !== undefined))) return ended(fell(count, answer.count) ? 'changed' : 'inconsistent');
     // More rows than the count, a duplicate or a row outside the window: the pages do not describe the window.
     if (count === undefined || !inside || ids.size !== times.length || times.length > count) return ended('inconsistent');
     if (!answer.next) {
       if (answer.more === true || times.length !== count) return ended('inconsistent');
-      return uncounted ? recounted(count, ids, options, ended) : ended('whole');
+      return recounted(count, ids, options, ended);
     }
     const next = await read(answer.next, options);
     if (next === undefined) return ended('inconsistent');
@@ -91,7 +91,7 @@ async function read(page: () => Promise<PagedAnswer>, options: PagedReadOptions)
   }
 }
 
-/** Pages read whole, but the later ones uncounted: whole only if the window still counts the same, and its first page is among what was read. */
+/** Pages that add up: whole only if the window, asked again, counts the same and its first page is among what was read. */
 async function recounted(count: number, ids: Set<string>, options: PagedReadOptions, ended: (verdict: PagedVerdict) => PagedRead): Promise<PagedRead> {
   const again = await read(options.recount, options);
   if (again === undefined || again.count === undefined) return ended('inconsistent');

@@ -99,6 +99,11 @@ export class PassProgress {
     return { point, horizon, span, expectedEnd };
   }
 
+  /** Alerts of a page stored before its window is claimed: counted, with no pace point (nothing was read through). */
+  pageStored(alerts: number): void {
+    this.alerts += alerts;
+  }
+
   /** The planned window and its alerts were committed. */
   windowCommitted(planned: PlannedWindow, alerts: number): void {
     const { through, atMs } = planned.point;

@@ -8,7 +8,7 @@ import { errorMessage, PermissionDeniedError } from '../errors.js';
 import { formatInstant, instantFromMs, instantToMs, storedTimestamp, TICKS_PER_MS, type Instant } from '../instants.js';
 import type { Logger } from '../logger.js';
 import type { AlertStore } from '../store/alertStore.js';
-import type { RunOutcome, RunProgress } from '../store/syncRuns.js';
+import type { RunOutcome, RunProgress, RunSpan } from '../store/syncRuns.js';
 import { emptyCounts, type UpsertCounts } from '../store/upsertAlerts.js';
 import { hasSqliteCode, LOCK_CODES } from '../store/writeRetry.js';
 import { readAlertWindows } from './alertsWindow.js';
@@ -60,6 +60,8 @@ export interface SyncPassDependencies {
 }
 
 const ms = (value: number): Instant => BigInt(value) * TICKS_PER_MS;
+/** A cursor this far behind makes a pass a catch-up (see `firstTo`). */
+const CATCHING_UP_MS = 86_400_000;
 const formatOrNull = (instant: Instant | undefined): string | null => (instant === undefined ? null : formatInstant(instant));
 
 /** The two clocks' disagreement: measured, and warned about once when beyond the tolerance (the run records it as it ends). */
@@ -141,23 +143,39 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     }
     await write(() => store.runs.setUser(runId, username!));
     if (cursorBefore === undefined) logger.info({ stream, from: formatInstant(from) }, 'no cursor yet for this stream: the first sync reads back to the look-back');
+    // A first sync, or one a day or more behind, of a stream the API counts begins with the stretch both clocks
+    // should call settled, so that its first answer is a window's first page rather than only a sample.
+    const pagedLagMs = Math.max(settings.settleLag, settings.overlap);
+    const catchingUp = profile.countsAnswers && (cursorBefore === undefined || instantToMs(from) < Date.now() - CATCHING_UP_MS);
+    // Rows and the cursor that covers them (null: left where it is) in one transaction, added to the pass's counts.
+    const storeRows = async (alerts: unknown[], cursor: Instant | null, span: RunSpan) => {
+      const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor, progress: passProgress(), span }), { signal, onWait });
+      for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
+      return result;
+    };
     await readAlertWindows({
       from,
       ...(signal ? { signal } : {}),
       top,
       localNow: () => instantFromMs(Date.now()),
-      // Settled windows may be read through their counted pages (pagedWindow.ts).
-      settleLag: ms(settings.settleLag),
+      // Settled windows may be read through their counted pages (pagedWindow.ts). Where the overlap is longer, a
+      // late alert it would catch could also shift a window's pages: they then end before the overlap too.
+      settleLag: ms(pagedLagMs),
+      ...(catchingUp ? { firstTo: instantFromMs(Date.now() - pagedLagMs - settings.clockSkewTolerance) } : {}),
       source: apiWindowSource(client, { ...settings, pageSize: top }, { expandEvidence: settings.expandEvidence, signal, onFetch: () => (windows += 1) }),
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
       // late are read again; checked against the local clock again at each commit.
       commit: async (alerts, windowTo, horizon) => {
         const planned = progress.plan(windowTo, horizon);
-        const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor: cursorBound(windowTo, horizon, Date.now(), settings.settleLag), progress: passProgress(), span: planned.span }), { signal, onWait });
-        for (const key of Object.keys(totals) as (keyof UpsertCounts)[]) totals[key] += result[key];
+        const result = await storeRows(alerts, cursorBound(windowTo, horizon, Date.now(), settings.settleLag), planned.span);
         cursorAfter = result.cursor;
         progress.windowCommitted(planned, result.received);
         observer?.windowCommitted?.(progress.snapshot());
+      },
+      // A page of a settled window still being read: its alerts stored, the cursor and the pace left as they are.
+      stage: async (alerts, windowFrom, horizon) => {
+        const result = await storeRows(alerts, null, progress.plan(windowFrom, horizon).span);
+        progress.pageStored(result.received);
       },
       onServerClockMissing: () => logger.warn('the API sent no Date header: using the local clock for this pass'),
       onCountMismatch: ({ count, returned }) => logger.warn({ count, returned }, "the API's @odata.count disagreed with what it returned: windows are sized without it for this pass (nothing is skipped)"),
