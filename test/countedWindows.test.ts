@@ -42,6 +42,21 @@ describe('windows sized by count (source graph)', () => {
     assert.doesNotMatch(first.stderr, /disagreed/, 'a cut answer is not a wrong count');
   });
 
+  it('a first sync begins with the closed settled window; a later pass, even with an overlap of two days, is one open request', async () => {
+    const b = await bed({ initialAlerts: 300, initialAlertDays: 30 }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '1000', MDE_ALERT_SYNC_OVERLAP: '2d' });
+    await signedIn(b);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const first = alertRequests(b);
+    assert.match(first[0]!.filter!, / and lastUpdateDateTime lt /, 'the first sync asks for the settled stretch first');
+    const before = alertRequests(b).length;
+    b.sim.api.createAlerts(3);
+    assert.equal((await b.cli(['sync'])).code, 0);
+    const later = alertRequests(b).slice(before);
+    assert.equal(later.length, 1, `a steady pass is one request (${later.length})`);
+    assert.doesNotMatch(later[0]!.filter!, / lt /, 'open to now');
+    assertStoreEqualsTruth(b);
+  });
+
   const described = { exact: 'exact (settled windows read through their pages)', firstPage: 'given on first pages only (a paged window is counted again after its last page)', absent: 'absent', low: 'wrong (a third)', high: 'wrong (three times and more)' };
   for (const count of ['exact', 'firstPage', 'absent', 'low', 'high'] as const) {
     it(`a count that is ${described[count]}, with alerts changing during the backfill: every alert stored at its latest version`, async () => {

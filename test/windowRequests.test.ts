@@ -269,6 +269,12 @@ describe('window requests', () => {
     }
   });
 
+  it('a silent cut below a tenth of $top is split all the same: nothing lost', async () => {
+    const rows = profile('uniform', 400, 9);
+    const { missing } = await backfill(rows, { top: 50, cap: 4, silentCap: true, order: 'arbitrary', count: 'exact' });
+    assert.deepEqual(missing, []);
+  });
+
   it('a silent cut stays known when a count is later found wrong (too high or too low): nothing lost', async () => {
     for (const count of ['exact', 'high', 'low'] as const) {
       const rows = profile('uniform', 200, 7);

@@ -147,7 +147,10 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       if (answer.more && rows > 0 && rows < served) served = rows;
       // A server that cuts at cutAt never returns more. With no count to judge by, an answer of exactly that many
       // may have more behind it.
-      if (cutAt !== undefined && rows > cutAt) cutAt = undefined;
+      if (cutAt !== undefined && rows > cutAt) {
+        if (served === cutAt) served = servedBeforeCut;
+        cutAt = undefined;
+      }
       const atCut = cutAt !== undefined && rows === cutAt && (!countsTrusted || answer.count === undefined);
       return { ...answer, full: rows >= served || atCut || (answer.pages ?? 1) > 1 || answer.more === true };
     } catch (error) {
@@ -165,18 +168,20 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   };
   // A count above what a whole answer returned disagrees with what was read: the window is read again. When it
   // answers the same twice, the server may be cutting $top silently, with no link (the legacy Graph security API
-  // documented a limit of 1,000): an answer of at least a tenth of $top is taken for full, and its rows for what
-  // the server serves. Only an answer with fewer rows than that, and a count above them too, shows the count
-  // wrong (and counts are ignored from then on); the cut stays suspected until an answer holds more rows than it.
-  // An answer that keeps changing is split. In each case the window is read again rather than committed short.
+  // documented a limit of 1,000): the answer is taken for full, and, if it holds at least a tenth of $top, its rows
+  // for what the server serves. Only a later answer with fewer rows than that cut, and a count above them too,
+  // shows the count wrong (and counts are ignored from then on); the cut stays suspected until an answer holds
+  // more rows than it. An answer that keeps changing is split. In each case the window is read again rather than
+  // committed short.
   let servedBeforeCut = served;
   const cut = (answer: WindowAnswer & { full: boolean }) => {
     if (cutAt === undefined) servedBeforeCut = served;
     cutAt = answer.alerts.length;
-    if (cutAt < served) served = cutAt;
+    // A cut below a tenth of $top is split all the same, but windows are not sized to it (a count that lies
+    // about a small answer would otherwise shrink every window of the pass).
+    if (cutAt < served && cutAt * 10 >= top) served = cutAt;
     return { ...answer, full: true };
   };
-  const plausibleCut = (rows: number) => cutAt === undefined && rows > 0 && rows * 10 >= top;
   const disagrees = (answer: WindowAnswer & { full: boolean }) => countsTrusted && !answer.full && answer.count !== undefined && answer.count > answer.alerts.length;
   const reread = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant | null) => {
     let same = false;
@@ -187,7 +192,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       answer = again;
     }
     if (!same) return { ...answer, full: true };
-    if (plausibleCut(answer.alerts.length)) return cut(answer);
+    if (cutAt === undefined && answer.alerts.length > 0) return cut(answer);
     distrust(from, to, answer.count!, answer.alerts.length);
     return answer;
   };

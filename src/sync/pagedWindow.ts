@@ -70,7 +70,7 @@ export async function readPagedWindow(first: PagedAnswer, from: Instant, to: Ins
     if (count === undefined || !inside || ids.size !== times.length || times.length > count) return ended('inconsistent');
     if (!answer.next) {
       if (answer.more === true || times.length !== count) return ended('inconsistent');
-      return recounted(count, ids, options, ended);
+      return recounted(first, count, ids, options, ended);
     }
     const next = await read(answer.next, options);
     if (next === undefined) return ended('inconsistent');
@@ -92,9 +92,11 @@ async function read(page: () => Promise<PagedAnswer>, options: PagedReadOptions)
 }
 
 /** Pages that add up: whole only if the window, asked again, counts the same and its first page is among what was read. */
-async function recounted(count: number, ids: Set<string>, options: PagedReadOptions, ended: (verdict: PagedVerdict) => PagedRead): Promise<PagedRead> {
+async function recounted(first: PagedAnswer, count: number, ids: Set<string>, options: PagedReadOptions, ended: (verdict: PagedVerdict) => PagedRead): Promise<PagedRead> {
   const again = await read(options.recount, options);
   if (again === undefined || again.count === undefined) return ended('inconsistent');
   if (again.count !== count) return ended(fell(count, again.count) ? 'changed' : 'inconsistent');
-  return ended(again.alerts.every((alert) => ids.has(idOf(alert))) ? 'whole' : 'inconsistent');
+  // As long as the first page was (a shorter one may have left out what the pages skipped), and all of it read.
+  const asLong = again.alerts.length >= Math.min(first.alerts.length, count);
+  return ended(asLong && again.alerts.every((alert) => ids.has(idOf(alert))) ? 'whole' : 'inconsistent');
 }

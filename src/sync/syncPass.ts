@@ -146,7 +146,7 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     // A first sync, or one a day or more behind, of a stream the API counts begins with the stretch both clocks
     // should call settled, so that its first answer is a window's first page rather than only a sample.
     const pagedLagMs = Math.max(settings.settleLag, settings.overlap);
-    const catchingUp = profile.countsAnswers && (cursorBefore === undefined || instantToMs(from) < Date.now() - CATCHING_UP_MS);
+    const catchingUp = profile.countsAnswers && (cursorBefore === undefined || instantToMs(cursorBefore) < Date.now() - CATCHING_UP_MS);
     // Rows and the cursor that covers them (null: left where it is) in one transaction, added to the pass's counts.
     const storeRows = async (alerts: unknown[], cursor: Instant | null, span: RunSpan) => {
       const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor, progress: passProgress(), span }), { signal, onWait });
