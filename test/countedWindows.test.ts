@@ -10,6 +10,22 @@ const alertRequests = (b: TestBed) => b.sim.api.requests.filter((r) => r.status 
 const served = (b: TestBed) => b.sim.api.truth().filter((alert) => b.serves(alert)).length;
 const BACKFILL = { MDE_ALERT_SYNC_SERVICE_SOURCE_FILTER: 'all', MDE_ALERT_SYNC_LOOKBACK: '365d' };
 
+/**
+ * A backfill while `updates` alerts change before every `every`-th query, then a quiet pass (what changed during
+ * the backfill has a later update time: that pass reads it). Returns the backfill's result.
+ */
+async function syncWhileAlertsChange(b: TestBed, every: number, updates: number) {
+  b.sim.api.beforeQuery = (index) => {
+    if (index % every === every - 2) b.sim.api.updateAlerts(updates);
+  };
+  await signedIn(b);
+  const first = await b.cli(['sync']);
+  assert.equal(first.code, 0, first.stderr);
+  b.sim.api.beforeQuery = undefined;
+  assert.equal((await b.cli(['sync'])).code, 0);
+  return first;
+}
+
 describe('windows sized by count (source graph)', () => {
   const bed = bedsFor('graph');
 
@@ -30,14 +46,7 @@ describe('windows sized by count (source graph)', () => {
 
   it('a server that cuts $top 2,000 to 1,000 silently, with no @odata.nextLink: its count shows the answers were cut, and every alert is stored', async () => {
     const b = await bed({ initialAlerts: 3500, initialAlertDays: 60, api: { graphServerPageSize: 1000, graphCutWithoutLink: true } }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '2000' });
-    b.sim.api.beforeQuery = (index) => {
-      if (index % 4 === 2) b.sim.api.updateAlerts(3);
-    };
-    await signedIn(b);
-    const first = await b.cli(['sync']);
-    assert.equal(first.code, 0, first.stderr);
-    b.sim.api.beforeQuery = undefined;
-    assert.equal((await b.cli(['sync'])).code, 0);
+    const first = await syncWhileAlertsChange(b, 4, 3);
     assertStoreEqualsTruth(b);
     assert.doesNotMatch(first.stderr, /disagreed/, 'a cut answer is not a wrong count');
   });
@@ -61,15 +70,7 @@ describe('windows sized by count (source graph)', () => {
   for (const count of ['exact', 'firstPage', 'absent', 'low', 'high'] as const) {
     it(`a count that is ${described[count]}, with alerts changing during the backfill: every alert stored at its latest version`, async () => {
       const b = await bed({ initialAlerts: 900, initialAlertDays: 30, api: { graphServerPageSize: 60, graphCount: count } }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '100' });
-      b.sim.api.beforeQuery = (index) => {
-        if (index % 3 === 1) b.sim.api.updateAlerts(4);
-      };
-      await signedIn(b);
-      const first = await b.cli(['sync']);
-      assert.equal(first.code, 0, first.stderr);
-      b.sim.api.beforeQuery = undefined;
-      // What changed during the backfill has a later update time: the next pass reads it.
-      assert.equal((await b.cli(['sync'])).code, 0);
+      const first = await syncWhileAlertsChange(b, 3, 4);
       assertStoreEqualsTruth(b);
       // A count above what a whole answer returned, twice the same: said once, then ignored.
       if (count === 'high') assert.match(first.stderr, /@odata\.count disagreed with what it returned/);

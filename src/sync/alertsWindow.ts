@@ -268,7 +268,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const pageable = (answer: WindowAnswer, to: Instant) => paging() && to <= settled! && answer.next !== undefined && answer.count !== undefined && answer.count <= 2 * pagedPages * served;
   // A settled window's pages, stored as they come: committed with the cursor when they prove the window whole,
   // else a sample of it (their update times) for the plan, as a full answer is.
-  const readPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant, horizon: Instant) => {
+  const readPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant) => {
     const recount = () => ((windows += 1), source.fetch(from, to, 0));
     const stage = (alerts: unknown[]) => (options.stage ? options.stage(alerts, from, horizon) : options.commit(alerts, from, horizon));
     const paged = await readPagedWindow(answer, from, to, { stage, recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
@@ -352,7 +352,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       continue;
     }
     if (answer !== 'too-large' && pageable(answer, end)) {
-      const paged = await readPages(answer, start, end, horizon);
+      const paged = await readPages(answer, start, end);
       if (paged === 'whole') {
         start = end;
         // The counts say nothing lies past the settled stretch: the cursor cannot claim it in this pass anyway.
