@@ -6,12 +6,13 @@ import { formatInstant } from '../src/instants.js';
 import { holds, idHash, readSkipPages } from '../src/sync/skipPages.js';
 
 const T0 = 17_000_000_000_000_000n;
+const TOO_LARGE = new Error('too large');
 const alert = (id: string, at = T0 + 5n) => ({ id, lastUpdateTime: formatInstant(at) });
 const pagesOf = (...pages: { id: string; lastUpdateTime: string }[][]) => {
   const asked: number[] = [];
   const staged: unknown[] = [];
   const fetchAt = async (skip: number) => (asked.push(skip), { alerts: pages[asked.length]! });
-  return { first: { alerts: pages[0]! }, asked, staged, options: { served: 2, maxPages: 4, fetchAt, stage: (rows: unknown[]) => staged.push(...rows) } };
+  return { first: { alerts: pages[0]! }, asked, staged, options: { served: 2, maxPages: 4, fetchAt, stage: (rows: unknown[]) => staged.push(...rows), isTooLarge: (error: unknown) => error === TOO_LARGE } };
 };
 
 describe('window $skip pages', () => {
@@ -34,6 +35,13 @@ describe('window $skip pages', () => {
     const read = await readSkipPages(long.first, T0, T0 + 10n, long.options);
     assert.equal(read.verdict, 'sample');
     assert.equal(read.rows, 8, 'stopped at maxPages');
+  });
+
+  it('a page too large for one response makes the pages a sample; another error fails the read', async () => {
+    const first = { alerts: [alert('a'), alert('b')] };
+    const options = (error: Error) => ({ served: 2, maxPages: 4, stage: () => undefined, isTooLarge: (e: unknown) => e === TOO_LARGE, fetchAt: async () => { throw error; } });
+    assert.equal((await readSkipPages(first, T0, T0 + 10n, options(TOO_LARGE))).verdict, 'sample');
+    await assert.rejects(readSkipPages(first, T0, T0 + 10n, options(new Error('network'))), /network/);
   });
 
   it('id hashes tell ids apart', () => {

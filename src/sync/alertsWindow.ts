@@ -342,7 +342,8 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const holdPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant) => {
     const fetchAt = (skip: number) => ((windows += 1), source.fetch(from, to, skip));
     const maxPages = 2 * skipPages;
-    const read = await readSkipPages(answer, from, to, { served, maxPages, fetchAt, stage: (alerts) => stageRows(alerts, from, horizon), signal: options.signal });
+    const stage = (alerts: unknown[]) => stageRows(alerts, from, horizon);
+    const read = await readSkipPages(answer, from, to, { served, maxPages, fetchAt, stage, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
     if (read.verdict === 'held') {
       held.push({ from, to, rows: read.rows, times: read.times, ids: read.held, broken: false });
       pagedWindows += 1;

@@ -11,8 +11,8 @@
 //  - such an alert was updated: it is at or after the settled stretch, which the pass reads whole after this
 //    window (its closing answer open-ended). The window is proved when none of its earlier pages' alerts is
 //    read again there (alertsWindow.ts checks every later answer against `held`).
-// A duplicate, a row outside the window, a page longer than asked or more pages than `maxPages` and the pages
-// are only a sample of the window: stored all the same (true versions), the window cut smaller.
+// A duplicate, a row outside the window, a page longer than asked or too large to receive, or more pages than
+// `maxPages` and the pages are only a sample of the window: stored all the same (true versions), the window cut smaller.
 import { parseInstant, type Instant } from '../instants.js';
 
 export interface SkipPagesOptions {
@@ -24,6 +24,8 @@ export interface SkipPagesOptions {
   fetchAt(skip: number): Promise<{ alerts: unknown[] }>;
   /** Stores a page's rows as they come, the cursor left where it is. */
   stage(alerts: unknown[]): unknown;
+  /** A page too large for one response (then the pages read are a sample and the window is cut smaller). */
+  isTooLarge(error: unknown): boolean;
   signal?: AbortSignal | undefined;
 }
 
@@ -92,6 +94,11 @@ export async function readSkipPages(first: { alerts: unknown[] }, from: Instant,
     if (pages >= options.maxPages) return sample;
     for (const alert of page.alerts) earlier.push(idHash(idOf(alert)));
     options.signal?.throwIfAborted();
-    page = await options.fetchAt(times.length);
+    try {
+      page = await options.fetchAt(times.length);
+    } catch (error) {
+      if (options.isTooLarge(error)) return sample;
+      throw error;
+    }
   }
 }
