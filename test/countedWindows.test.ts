@@ -4,7 +4,6 @@
 // A count that is absent or lies costs requests, never alerts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseInstant } from '../src/instants.js';
 import { assertStoreEqualsTruth, bedsFor, signedIn, type TestBed } from './support/harness.js';
 
 const alertRequests = (b: TestBed) => b.sim.api.requests.filter((r) => r.status !== 0);
@@ -106,50 +105,5 @@ describe('windows sized without a count (source defender)', () => {
     assert.equal(result.code, 0, result.stderr);
     assertStoreEqualsTruth(b);
     assert.ok(alertRequests(b).every((r) => !r.count), 'no request carried $count');
-  });
-
-  it('a backfill of 7,646 alerts, page 1,000, from a server that ignores $orderby: read through $skip pages, every alert stored in at most 1.25 x ceil(N / 1,000) requests', async () => {
-    const b = await bed({ initialAlerts: 7646, initialAlertDays: 180 }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '1000' });
-    await signedIn(b);
-    const result = await b.cli(['sync']);
-    assert.equal(result.code, 0, result.stderr);
-    assertStoreEqualsTruth(b);
-    const requests = alertRequests(b);
-    const bound = 1.25 * Math.ceil(served(b) / 1000);
-    assert.ok(requests.length <= bound, `${requests.length} requests for ${served(b)} alerts, more than ${bound}`);
-    assert.ok(requests.some((r) => r.skip > 0), 'the settled stretch was read through its $skip pages');
-  });
-
-  // A held window is proved by the rest of the pass: an alert of it that changed while it was read shows up again
-  // there, and the window is read again (a $skip shifted by it would have skipped the alert behind it).
-  it('alerts changing while a backfill is read through $skip pages: every alert stored at its latest version', async () => {
-    const b = await bed({ initialAlerts: 1500, initialAlertDays: 90 }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '40' });
-    await syncWhileAlertsChange(b, 5, 1);
-    assertStoreEqualsTruth(b);
-    assert.ok(alertRequests(b).some((r) => r.skip > 0), 'windows were read through their $skip pages');
-  });
-
-  it('an alert of a window\'s first page leaves it while a later $skip page is read (the alert behind it shifts into a page already read): the rest of the pass shows it, the window is read again, nothing lost', async () => {
-    const b = await bed({ initialAlerts: 1200, initialAlertDays: 90 }, { ...BACKFILL, MDE_ALERT_SYNC_PAGE_SIZE: '40' });
-    const windows = new Set<string>();
-    // Once per window, as its sixth page is asked: the alert its first page listed first is updated, out of the
-    // window to now, so that $skip 200 passes over the alert that was 201st. (1,200 alerts: the first window is
-    // 30 pages, read through, not a sample of the backfill that would store that alert anyway.)
-    b.sim.api.beforeQuery = () => {
-      const current = b.sim.api.requests.at(-1);
-      const bounds = current?.skip === 200 ? current.filter?.match(/lastUpdateTime ge (\S+) and lastUpdateTime lt (\S+)/) : null;
-      if (!bounds || windows.has(bounds[0])) return;
-      const [from, to] = [parseInstant(bounds[1])!, parseInstant(bounds[2])!];
-      const inside = b.sim.api.truth().filter((alert) => parseInstant(alert.lastUpdateTime)! >= from && parseInstant(alert.lastUpdateTime)! < to && b.serves(alert));
-      windows.add(bounds[0]);
-      b.sim.api.updateAlerts(b.sim.api.answerOrder(inside.map((alert) => alert.id)).slice(0, 1));
-    };
-    await signedIn(b);
-    const first = await b.cli(['sync']);
-    assert.equal(first.code, 0, first.stderr);
-    b.sim.api.beforeQuery = undefined;
-    assert.equal((await b.cli(['sync'])).code, 0);
-    assert.ok(windows.size > 0, 'alerts left windows while their pages were read');
-    assertStoreEqualsTruth(b);
   });
 });

@@ -80,11 +80,11 @@ function modelApi(rows: Map<string, Row>, options: ModelOptions) {
   return { source, requests: () => requests };
 }
 
-async function backfill(rows: Map<string, Row>, options: Omit<ModelOptions, 'now' | 'random'> & { seed?: number; settleLag?: Instant; firstTo?: Instant; skipPaging?: boolean }) {
+async function backfill(rows: Map<string, Row>, options: Omit<ModelOptions, 'now' | 'random'> & { seed?: number; settleLag?: Instant; firstTo?: Instant }) {
   const random = seededRandom(options.seed ?? 1);
   const { source, requests } = modelApi(rows, { ...options, now: () => T0 + 200n * DAY, random });
   const committed = new Map<string, Row>();
-  const settle = { ...(options.settleLag !== undefined ? { settleLag: options.settleLag } : {}), ...(options.firstTo !== undefined ? { firstTo: options.firstTo } : {}), ...(options.skipPaging ? { skipPaging: true } : {}) };
+  const settle = { ...(options.settleLag !== undefined ? { settleLag: options.settleLag } : {}), ...(options.firstTo !== undefined ? { firstTo: options.firstTo } : {}) };
   const result = await readAlertWindows({ source, from: T0, top: options.top, localNow: () => T0 + 200n * DAY, ...settle, commit: (alerts) => (alerts as Row[]).forEach((a) => committed.set(a.id, a)) });
   const missing = [...rows.keys()].filter((id) => !committed.has(id));
   return { requests: requests(), missing, pagedWindows: result.pagedWindows };
@@ -222,7 +222,7 @@ describe('window requests', () => {
   // more: the target is asserted for most tenants, and no tenant may lose an alert or spend more than two
   // requests over it.
   const TENANTS = 10;
-  const spend = async (name: Parameters<typeof profile>[0], options: Omit<ModelOptions, 'now' | 'random'> & { settleLag?: Instant; firstTo?: Instant; skipPaging?: boolean }, tenants = TENANTS) => {
+  const spend = async (name: Parameters<typeof profile>[0], options: Omit<ModelOptions, 'now' | 'random'> & { settleLag?: Instant; firstTo?: Instant }, tenants = TENANTS) => {
     const page = options.cap ?? options.top;
     const tiePages = name === 'tie' ? 2 * Math.ceil(1200 / page) : 0;
     const results = [];
@@ -386,61 +386,4 @@ describe('window requests', () => {
     // by doubling from one 100 ns tick); 19 now.
     assert.ok(requests <= 30, `${requests} requests`);
   });
-
-  // Where the server neither counts nor links (the Defender API) but honours $skip, a settled window is read
-  // through its $skip pages and held until the rest of the pass shows none of its alerts again (skipPages.ts).
-  for (const firstTo of [FIRST_TO, undefined]) {
-    for (const name of ['uniform', 'denseHour', 'tie', 'emptyStretch'] as const) {
-      it(`a server that ignores $orderby and pages by $skip only, ${firstTo ? 'a first sync from the closed settled window' : 'from an open first answer'}: every ${name} backfill of 7,646 alerts within 1.25 x the minimum`, async () => {
-        const results = await spend(name, { top: 1000, order: 'arbitrary', skipPaging: true, settleLag: SETTLE, ...(firstTo ? { firstTo } : {}) });
-        assert.deepEqual(results.flatMap((r) => r.missing), []);
-        assert.ok(results.every((r) => r.pagedWindows > 0), 'windows read through their $skip pages');
-        assert.ok(results.every((r) => r.requests <= 1.25 * Math.ceil(7646 / 1000)), `requests ${results.map((r) => r.requests).join(', ')}`);
-      });
-    }
-  }
-
-  for (const order of ['arbitrary', 'creation', 'id', 'unstable'] as const) {
-    it(`windows held on their $skip pages lose nothing while alerts change, with a server whose order is ${order}`, async () => {
-      let held = 0;
-      let broken = 0;
-      for (const rate of [0.001, 0.01]) {
-        for (let seed = 1; seed <= 12; seed += 1) {
-          const random = seededRandom(seed);
-          let clock = T0 + 10n * DAY;
-          const rows = new Map<string, Row>();
-          for (let i = 0; i < 600; i += 1) {
-            const updated = T0 + BigInt(Math.floor(random() * 60)) * HOUR + BigInt(Math.floor(random() * 3));
-            rows.set(`a${i}`, row(`a${i}`, updated, updated - BigInt(Math.floor(random() * 5)) * HOUR));
-          }
-          const changed = new Set<string>();
-          const { source } = modelApi(rows, {
-            top: 40,
-            order,
-            now: () => clock,
-            random,
-            onRequest: (n) => {
-              clock += 10_000n;
-              if (n % 3 !== 1) return;
-              for (const id of [...rows.keys()].filter(() => random() < rate)) {
-                changed.add(id);
-                rows.set(id, row(id, clock, parseInstant(rows.get(id)!.createdTime)!));
-              }
-            },
-          });
-          const committed = new Map<string, Row>();
-          // Half the passes begin with the closed settled window (a first sync), half with an open answer.
-          const firstTo = seed % 2 === 1 ? clock - 1000n : undefined;
-          const result = await readAlertWindows({ source, from: T0, top: 40, localNow: () => clock, settleLag: 0n, skipPaging: true, ...(firstTo ? { firstTo } : {}), commit: (alerts) => (alerts as Row[]).forEach((a) => committed.set(a.id, a)) });
-          const lost = [...rows.values()].filter((r) => !changed.has(r.id) && committed.get(r.id)?.lastUpdateTime !== r.lastUpdateTime);
-          assert.deepEqual(lost.map((r) => r.id), [], `rate ${rate}, seed ${seed}`);
-          held += result.pagedWindows;
-          broken += result.brokenWindows;
-        }
-      }
-      // An order drawn anew for every request repeats alerts across pages: never held, only sampled.
-      if (order === 'unstable') assert.equal(held, 0);
-      else assert.ok(held > 0 && broken > 0, `${held} windows held, ${broken} of them read again`);
-    });
-  }
 });

@@ -28,8 +28,6 @@ export const DEFENDER_PROFILE: AlertsApiProfile = {
   followsNextLink: true,
   // List alerts documents $filter, $top, $skip and $expand only.
   countsAnswers: false,
-  // $skip is documented, with pages up to 10,000; $count and a nextLink with $top are not.
-  pagesBySkip: true,
   readPermissions: ['Alert.Read', 'Alert.ReadWrite', 'Alert.Read.All', 'Alert.ReadWrite.All'],
   audiences: ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'],
   missingPermission: (application) => ({

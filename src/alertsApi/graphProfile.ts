@@ -31,8 +31,6 @@ export const GRAPH_PROFILE: AlertsApiProfile = {
   expandsEvidence: false,
   followsNextLink: false,
   countsAnswers: true,
-  // Graph pages by @odata.nextLink and counts; the legacy security API limited $skip to 500.
-  pagesBySkip: false,
   readPermissions: ['SecurityAlert.Read.All', 'SecurityAlert.ReadWrite.All'],
   audiences: ['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us', '00000003-0000-0000-c000-000000000000'],
   missingPermission: (application) => ({

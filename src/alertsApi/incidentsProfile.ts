@@ -28,7 +28,6 @@ export const GRAPH_INCIDENTS_PROFILE: RecordStreamProfile = {
   // Documented for incidents ("supports the $count, $filter, $skip, $top and $expand OData query parameters"):
   // at 50 a page, a backfill is read through counted pages, each window proved whole by them (pagedWindow.ts).
   countsAnswers: true,
-  pagesBySkip: false,
   readPermissions: [INCIDENTS_PERMISSION, 'SecurityIncident.ReadWrite.All'],
   audiences: GRAPH_PROFILE.audiences,
   missingPermission: (application) => ({

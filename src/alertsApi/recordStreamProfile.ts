@@ -37,11 +37,6 @@ export interface RecordStreamProfile {
   followsNextLink: boolean;
   /** Whether the API documents $count=true (@odata.count in the answer), used only to size windows: Graph alerts_v2 does, the Defender API does not. */
   countsAnswers: boolean;
-  /**
-   * Whether a settled window may be read through its $skip pages and held until the rest of the pass proves it
-   * (sync/skipPages.ts): an API that documents $skip and large pages but neither $count nor links (the Defender API).
-   */
-  pagesBySkip: boolean;
   /** Delegated and application permissions that can read the list. */
   readPermissions: readonly string[];
   /** Token audiences of this API in every cloud (the configured host is accepted too). */

@@ -164,12 +164,6 @@ export class AlertsApi {
     return [...this.alerts.values()].filter((s) => s.visibleFromMs <= now).map((s) => s.alert);
   }
 
-  /** These alerts in the order an answer that ignores $orderby lists them (for tests that pick a page's alert). */
-  answerOrder(ids: readonly string[]): string[] {
-    const order = (id: string) => this.alerts.get(id)?.order ?? Infinity;
-    return [...ids].sort((a, b) => order(a) - order(b));
-  }
-
   private put(alert: SimAlert, visibleFromMs: number): void {
     this.alerts.set(alert.id, { alert, at: parseInstant(alert.lastUpdateTime) ?? 0n, order: this.random(), visibleFromMs });
     this.byLastUpdate = undefined;

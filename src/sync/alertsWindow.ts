@@ -12,7 +12,6 @@ import { SyncFailedError } from '../errors.js';
 import { formatInstant, maxInstant, minInstant, parseInstant, type Instant } from '../instants.js';
 import { orderedPrefix } from './orderedPrefix.js';
 import { readPagedWindow } from './pagedWindow.js';
-import { holds, idHash, readSkipPages } from './skipPages.js';
 import { WindowPlan } from './windowPlan.js';
 
 export interface WindowAnswer {
@@ -76,11 +75,6 @@ export interface ReadWindowsOptions {
    * both clocks should call it settled, and the window reader checks that against the server's Date.
    */
   firstTo?: Instant;
-  /**
-   * The API documents $skip but neither counts nor links its pages (the Defender API): a settled window is read
-   * through its $skip pages and held until the pass has read what follows it (skipPages.ts).
-   */
-  skipPaging?: boolean;
   /** A window answered whole, and again the same, while the server's count said it holds more: counts are ignored from then on. */
   onCountMismatch?(details: { from: Instant; to: Instant | null; count: number; returned: number }): void;
 }
@@ -88,10 +82,8 @@ export interface ReadWindowsOptions {
 export interface ReadWindowsResult {
   windows: number;
   splits: number;
-  /** Settled windows read through their @odata.nextLink pages and proved whole, or through $skip pages and held. */
+  /** Settled windows read through their @odata.nextLink pages and proved whole. */
   pagedWindows: number;
-  /** Held windows the rest of the pass did not prove (an alert of them was read again): read again, smaller. */
-  brokenWindows: number;
   /** What the cursor may claim: the earlier of the two clocks at the first answer. */
   horizon: Instant;
 }
@@ -107,7 +99,6 @@ const PAGED_WINDOW_PAGES = 16;
 
 /** When an alert of an answer was last updated, if it says so in a timestamp. */
 const updatedAt = (alert: unknown): Instant | undefined => parseInstant((alert as { lastUpdateTime?: unknown } | null)?.lastUpdateTime);
-const idOf = (alert: unknown): string => String((alert as { id?: unknown } | null)?.id);
 
 /** A split point strictly inside (from, to): the median timestamp of the rows seen, else the midpoint. */
 export function splitPoint(from: Instant, to: Instant, alerts: unknown[]): Instant {
@@ -134,42 +125,11 @@ function mostlyAt(instant: Instant, alerts: unknown[]): boolean {
   return at * 2 >= alerts.length;
 }
 
-/** A window read through its $skip pages, its cursor withheld until the rest of the pass proves it (skipPages.ts). */
-interface HeldWindow {
-  from: Instant;
-  to: Instant;
-  rows: number;
-  /** Its rows' update times: what a window plan needs to read it again in windows of one answer each. */
-  times: { lastUpdateTime: unknown }[];
-  /** Hashes of the alerts of its pages but the last, sorted. */
-  ids: Float64Array;
-  /** One of them was read again after it: it may have left the window before the last page, and shifted $skip. */
-  broken: boolean;
-}
-
-/** Marks the held windows an answer shows an alert of again, on every page the answer is read through. */
-function watchedSource(inner: AlertsWindowSource, held: HeldWindow[]): AlertsWindowSource {
-  const watch = (answer: WindowAnswer): WindowAnswer => {
-    if (held.some((window) => !window.broken)) {
-      for (const alert of answer.alerts) {
-        const hash = idHash(idOf(alert));
-        for (const window of held) if (!window.broken && holds(window.ids, hash)) window.broken = true;
-      }
-    }
-    const next = answer.next;
-    return next ? { ...answer, next: async () => watch(await next()) } : answer;
-  };
-  return { fetch: async (from, to, skip) => watch(await inner.fetch(from, to, skip)), isTooLarge: (error) => inner.isTooLarge(error) };
-}
-
 export async function readAlertWindows(options: ReadWindowsOptions): Promise<ReadWindowsResult> {
-  const { top } = options;
-  const held: HeldWindow[] = [];
-  const source = watchedSource(options.source, held);
+  const { source, top } = options;
   let windows = 0;
   let splits = 0;
   let pagedWindows = 0;
-  let brokenWindows = 0;
   // What the server serves per answer: $top, or fewer where it cuts $top silently (with a nextLink).
   let served = top;
   // Keyset reading (answers asked sorted on the update field) until an answer fails to show a sorted stretch.
@@ -199,18 +159,11 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     }
   };
   // Where the server ignores $orderby: windows sized from the full answers' rows and counts.
-  let plan = new WindowPlan();
-  // Rows stored with the cursor left where it is: a page of a window still being read, or anything read while a
-  // window is held (the cursor may not pass it). Without `stage`, they go to `commit` at a point already claimed.
-  const stageRows = (alerts: unknown[], windowFrom: Instant, horizon: Instant) =>
-    options.stage ? options.stage(alerts, windowFrom, horizon) : options.commit(alerts, held[0]?.from ?? windowFrom, horizon);
-  // The rows of [windowFrom, windowTo), read whole: committed with the cursor, unless a window before is held.
-  const claim = (alerts: unknown[], windowFrom: Instant, windowTo: Instant, horizon: Instant) =>
-    held.length > 0 ? stageRows(alerts, windowFrom, horizon) : options.commit(alerts, windowTo, horizon);
+  const plan = new WindowPlan();
   const readInstant = async (at: Instant, horizon: Instant) => {
     // A suspected silent cut counts as what the server serves here too: a page that long may have more behind it.
     const alerts = await readSingleInstant(source, at, cutAt === undefined ? served : Math.min(served, cutAt), options.maxInstantScans ?? 5);
-    await claim(alerts, at, at + TICK, horizon);
+    await options.commit(alerts, at + TICK, horizon);
     plan.read(at, at + TICK, alerts);
   };
   // A count above what a whole answer returned disagrees with what was read: the window is read again. When it
@@ -267,7 +220,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     const single = keyset && answer !== 'too-large' && answer.ordered === true && (answer.pages ?? 1) === 1;
     const ordered = single ? orderedPrefix(from, to, answer.alerts) : undefined;
     if (ordered?.kind === 'prefix') {
-      await claim(ordered.alerts, from, ordered.end, horizon);
+      await options.commit(ordered.alerts, ordered.end, horizon);
       return { start: ordered.end };
     }
     if (ordered?.kind === 'tie') {
@@ -296,9 +249,9 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   else if (first !== 'too-large') options.onServerClockMissing?.();
   if (first !== 'too-large' && !first.full && firstTo === undefined) {
     await options.commit(first.alerts, maxInstant(horizon, options.from), horizon);
-    return { windows, splits, horizon, pagedWindows, brokenWindows };
+    return { windows, splits, horizon, pagedWindows };
   }
-  if (readTo <= options.from) return { windows, splits, horizon, pagedWindows, brokenWindows };
+  if (readTo <= options.from) return { windows, splits, horizon, pagedWindows };
 
   keyset = first !== 'too-large' && first.ordered === true;
   let start = options.from;
@@ -309,26 +262,19 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   const settledAt = options.settleLag === undefined ? undefined : horizon - options.settleLag;
   const settled = settledAt !== undefined && firstTo !== undefined ? minInstant(settledAt, firstTo) : settledAt;
   let pagedPages = first !== 'too-large' && first.next !== undefined && first.count !== undefined ? PAGED_WINDOW_PAGES : 0;
-  // The same for a server that pages by $skip only, each window held until the pass has read what follows it.
-  let skipPages = options.skipPaging === true ? PAGED_WINDOW_PAGES : 0;
-  const windowPages = () => (pagedPages > 0 && countsTrusted ? pagedPages : skipPages);
-  const paging = () => settled !== undefined && start < settled && windowPages() > 0 && !keyset;
-  // Where the pass reads to: readTo, or the end of a held window read again after it.
-  let stretchEnd = readTo;
-  const windowLimit = () => (paging() ? minInstant(settled!, stretchEnd) : stretchEnd);
-  const windowRows = () => (paging() ? windowPages() * served : served);
-  const pageable = (answer: WindowAnswer, to: Instant) => paging() && countsTrusted && to <= settled! && answer.next !== undefined && answer.count !== undefined && answer.count <= 2 * pagedPages * served;
-  const skipPageable = (answer: WindowAnswer, to: Instant) =>
-    paging() && skipPages > 0 && to <= settled! && answer.next === undefined && answer.count === undefined && answer.more !== true && (answer.pages ?? 1) === 1 && cutAt === undefined && answer.alerts.length === served;
+  const paging = () => settled !== undefined && start < settled && pagedPages > 0 && !keyset && countsTrusted;
+  const windowLimit = () => (paging() ? settled! : readTo);
+  const windowRows = () => (paging() ? pagedPages * served : served);
+  const pageable = (answer: WindowAnswer, to: Instant) => paging() && to <= settled! && answer.next !== undefined && answer.count !== undefined && answer.count <= 2 * pagedPages * served;
   // A settled window's pages, stored as they come: committed with the cursor when they prove the window whole,
   // else a sample of it (their update times) for the plan, as a full answer is.
   const readPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant) => {
     const recount = () => ((windows += 1), source.fetch(from, to, 0));
-    const stage = (alerts: unknown[]) => stageRows(alerts, from, horizon);
+    const stage = (alerts: unknown[]) => (options.stage ? options.stage(alerts, from, horizon) : options.commit(alerts, from, horizon));
     const paged = await readPagedWindow(answer, from, to, { stage, recount, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
     if (paged.verdict === 'whole') {
       pagedWindows += 1;
-      await claim([], from, to, horizon);
+      await options.commit([], to, horizon);
       plan.read(from, to, paged.times);
       width = nextWidth(to - from, paged.rows, windowRows());
       return 'whole' as const;
@@ -337,31 +283,6 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
     pagedPages = paged.verdict === 'changed' && pagedPages >= 4 ? pagedPages / 2 : 0;
     return { ...answer, alerts: paged.times, ...(paged.count !== undefined ? { count: paged.count } : {}) };
   };
-  // A settled window's $skip pages, stored as they come: held when they add up to it (skipPages.ts), else a
-  // sample of it for the plan.
-  const holdPages = async (answer: WindowAnswer & { full: boolean }, from: Instant, to: Instant) => {
-    const fetchAt = (skip: number) => ((windows += 1), source.fetch(from, to, skip));
-    const maxPages = 2 * skipPages;
-    const stage = (alerts: unknown[]) => stageRows(alerts, from, horizon);
-    const read = await readSkipPages(answer, from, to, { served, maxPages, fetchAt, stage, isTooLarge: (error) => source.isTooLarge(error), signal: options.signal });
-    if (read.verdict === 'held') {
-      held.push({ from, to, rows: read.rows, times: read.times, ids: read.held, broken: false });
-      pagedWindows += 1;
-      tailReadWhole = false;
-      plan.read(from, to, read.times);
-      width = nextWidth(to - from, read.rows, windowRows());
-      return 'held' as const;
-    }
-    // More pages than planned: the window is cut smaller. Pages that do not add up are not read again.
-    if (read.rows < maxPages * served) skipPages = 0;
-    return { ...answer, alerts: read.times };
-  };
-  // Whether what follows the last held window was read whole after it, up to no upper bound (see skipPages.ts);
-  // and whether a held window is proved (and claimed) as soon as it is read, by one answer for the stretch from
-  // the settled point on (off once that answer is full: the pass's end proves them instead).
-  let tailReadWhole = false;
-  let proveEach = true;
-  let openTail = true;
   // The plan said the next stretch is one instant holding more than a page: it is paged through at once.
   let instantNext = false;
   const planned = (): Instant | undefined => {
@@ -372,7 +293,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   };
   // Sorted answers are read on from where each ends, up to readTo; unsorted ones window by window, sized by
   // the plan where a full answer showed what lies ahead, else from the density just read.
-  const nextEnd = () => (keyset ? stretchEnd : (planned() ?? minInstant(start + width, windowLimit())));
+  const nextEnd = () => (keyset ? readTo : (planned() ?? minInstant(start + width, windowLimit())));
   // After a full answer for [start, to): the plan's smaller window, else a split of this one.
   const smallerEnd = (answer: WindowAnswer | 'too-large', to: Instant) => {
     if (answer === 'too-large') return splitEnd(answer, to);
@@ -404,9 +325,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
   } else {
     end = smallerEnd(first, readTo);
   }
-  // Windows from `start` up to stretchEnd, each committed (or staged while one before it is held) once read whole.
-  const readStretch = async () => {
-  while (start < stretchEnd) {
+  while (start < readTo) {
     if (instantNext) {
       instantNext = false;
       splits += 1;
@@ -415,16 +334,10 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       end = nextEnd();
       continue;
     }
-    // With a window held, the pass's last window has no upper bound: an alert that left a held window is
-    // anywhere up to the server's now, which by then is past readTo. Once such an answer is full (more alerts
-    // changed since readTo than a page), the pass does not chase them: its end asks once more.
-    const open = openTail && held.length > 0 && end >= readTo;
-    let answer = pending ?? (await fetchChecked(start, open ? null : end));
+    let answer = pending ?? (await fetchChecked(start, end));
     pending = undefined;
-    if (open && (answer === 'too-large' || answer.full)) openTail = false;
     if (answer !== 'too-large' && !answer.full) {
-      if (open) tailReadWhole = true;
-      await claim(answer.alerts, start, end, horizon);
+      await options.commit(answer.alerts, end, horizon);
       plan.read(start, end, answer.alerts);
       width = nextWidth(end - start, answer.alerts.length, windowRows());
       start = end;
@@ -443,17 +356,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       if (paged === 'whole') {
         start = end;
         // The counts say nothing lies past the settled stretch: the cursor cannot claim it in this pass anyway.
-        if (start >= settled! && plan.countsNothingFrom(start)) return;
-        end = nextEnd();
-        continue;
-      }
-      answer = paged;
-    }
-    if (answer !== 'too-large' && skipPageable(answer, end)) {
-      const paged = await holdPages(answer, start, end);
-      if (paged === 'held') {
-        start = end;
-        if (start < settled! && proveEach) await proveHeld(settled!);
+        if (start >= settled! && plan.countsNothingFrom(start)) break;
         end = nextEnd();
         continue;
       }
@@ -470,46 +373,7 @@ export async function readAlertWindows(options: ReadWindowsOptions): Promise<Rea
       end = nextEnd();
     }
   }
-  };
-  await readStretch();
-  if (held.length > 0) await proveHeld(start);
-  return { windows, splits, horizon, pagedWindows, brokenWindows };
-
-  /**
-   * Proves the held windows by a whole answer for [tailFrom, no bound) read after them (unless the pass just
-   * read one): each one an alert of which was read again is read again in single-answer windows (and the next
-   * windows are held smaller); then the cursor claims up to `start`. Mid-pass, a full answer leaves them held.
-   */
-  async function proveHeld(tailFrom: Instant) {
-    const atEnd = tailFrom === start && start >= stretchEnd;
-    if (!tailReadWhole) {
-      const tail = await fetchChecked(tailFrom, null);
-      const whole = tail !== 'too-large' && !tail.full;
-      if (whole) await stageRows(tail.alerts, tailFrom, horizon);
-      else if (!atEnd) return void (proveEach = false);
-      else for (const window of held) window.broken = true;
-    }
-    const broken = held.filter((window) => window.broken);
-    if (broken.length > 0) skipPages = skipPages >= 4 ? skipPages / 2 : 0;
-    const resume = { start, end, width, plan, skipPages };
-    skipPages = 0;
-    plan = new WindowPlan();
-    for (const window of broken) {
-      brokenWindows += 1;
-      start = window.from;
-      stretchEnd = window.to;
-      width = nextWidth(window.to - window.from, window.rows, served);
-      // Its rows are the plan's sample, and their number its count: at most that many are left in it.
-      plan.full(window.from, window.to, window.times, window.rows);
-      end = nextEnd();
-      await readStretch();
-    }
-    ({ start, end, width, plan, skipPages } = resume);
-    stretchEnd = readTo;
-    held.length = 0;
-    tailReadWhole = false;
-    await options.commit([], start, horizon);
-  }
+  return { windows, splits, horizon, pagedWindows };
 }
 
 /**

@@ -143,10 +143,10 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
     }
     await write(() => store.runs.setUser(runId, username!));
     if (cursorBefore === undefined) logger.info({ stream, from: formatInstant(from) }, 'no cursor yet for this stream: the first sync reads back to the look-back');
-    // A first sync, or one a day or more behind, of a stream the API counts or pages by $skip begins with the
-    // stretch both clocks should call settled, so that its first answer is a window's first page rather than only a sample.
+    // A first sync, or one a day or more behind, of a stream the API counts begins with the stretch both clocks
+    // should call settled, so that its first answer is a window's first page rather than only a sample.
     const pagedLagMs = Math.max(settings.settleLag, settings.overlap);
-    const catchingUp = (profile.countsAnswers || profile.pagesBySkip) && (cursorBefore === undefined || instantToMs(cursorBefore) < Date.now() - CATCHING_UP_MS);
+    const catchingUp = profile.countsAnswers && (cursorBefore === undefined || instantToMs(cursorBefore) < Date.now() - CATCHING_UP_MS);
     // Rows and the cursor that covers them (null: left where it is) in one transaction, added to the pass's counts.
     const storeRows = async (alerts: unknown[], cursor: Instant | null, span: RunSpan) => {
       const result = await store.whenUnlocked(() => store.commitWindow({ runId, stream, source: profile.source, entity: profile.entity, alerts, cursor, progress: passProgress(), span }), { signal, onWait });
@@ -161,7 +161,6 @@ export async function runSyncPass({ settings, store, client, tokens, logger, sig
       // Settled windows may be read through their counted pages (pagedWindow.ts). Where the overlap is longer, a
       // late alert it would catch could also shift a window's pages: they then end before the overlap too.
       settleLag: ms(pagedLagMs),
-      skipPaging: profile.pagesBySkip,
       ...(catchingUp ? { firstTo: instantFromMs(Date.now() - pagedLagMs - settings.clockSkewTolerance) } : {}),
       source: apiWindowSource(client, { ...settings, pageSize: top }, { expandEvidence: settings.expandEvidence, signal, onFetch: () => (windows += 1) }),
       // The cursor stops short of the horizon (the earlier of both clocks) by the settle lag, so alerts indexed
